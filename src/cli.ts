@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/**
+ * `brisk serve [flags]` (the default) and `brisk models [folder]`.
+ */
+import { ConfigError, configHelp, loadConfig } from './config/load-config.js';
+import { startServer } from './main.js';
+import { buildBundledModels } from './modelgen/build.js';
+import { createLogger } from './observability/logger.js';
+
+const USAGE = `usage: brisk [serve] [flags]     serve a model repository over the Open Inference Protocol
+       brisk models [--force] [dir]  write the bundled example models (default dir: models)
+
+serve flags:
+${configHelp()}`;
+
+async function serve(argv: string[]): Promise<void> {
+  const config = loadConfig(argv, process.env);
+  const log = createLogger(config.logLevel);
+  const server = await startServer(config, log);
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal, drainTimeoutSeconds: config.drainTimeoutSeconds }, 'draining');
+    void server.shutdown(config.drainTimeoutSeconds).then((drained) => {
+      log.info({ drained }, 'stopped');
+      // Let the last responses leave the socket buffers before the process goes.
+      setTimeout(() => process.exit(drained ? 0 : 1), 50);
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  if (command === '--help' || command === '-h' || command === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  if (command === 'models') {
+    const force = rest.includes('--force');
+    const dir = rest.find((a) => !a.startsWith('--')) ?? 'models';
+    const written = buildBundledModels(dir, force);
+    console.log(written.length ? written.map((f) => `wrote ${f}`).join('\n') : `models in ${dir} are up to date`);
+    return;
+  }
+  await serve(command === 'serve' ? rest : process.argv.slice(2));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(`brisk: ${error.message}`);
+    process.exit(2);
+  }
+  console.error(`brisk: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,51 @@
+/**
+ * Every server setting in one table: its flag, its environment variable, its
+ * schema with the default. Values come from (last wins) defaults, the config
+ * file, the environment, then flags; they are validated once at start and
+ * frozen. No other module reads process.env or argv.
+ */
+import { z } from 'zod';
+
+const port = () => z.coerce.number().int().min(0).max(65535);
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const OPTIONS = {
+  modelRepository: { flag: 'model-repository', env: 'BRISK_MODEL_REPOSITORY', help: 'model repository folder', schema: z.string().min(1).default('./models') },
+  host: { flag: 'host', env: 'BRISK_HOST', help: 'address the HTTP and gRPC ports listen on', schema: z.string().min(1).default('0.0.0.0') },
+  httpPort: { flag: 'http-port', env: 'BRISK_HTTP_PORT', help: 'REST port (0 picks a free one)', schema: port().default(8000) },
+  grpcPort: { flag: 'grpc-port', env: 'BRISK_GRPC_PORT', help: 'gRPC port (0 picks a free one)', schema: port().default(8001) },
+  adminPort: { flag: 'admin-port', env: 'BRISK_ADMIN_PORT', help: 'admin API port (0 picks a free one)', schema: port().default(8002) },
+  maxBodyBytes: {
+    flag: 'max-body-bytes',
+    env: 'BRISK_MAX_BODY_BYTES',
+    help: 'largest request body accepted, in bytes',
+    schema: z.coerce.number().int().min(1024).max(2 ** 31 - 1).default(64 * 1024 * 1024),
+  },
+  drainTimeoutSeconds: {
+    flag: 'drain-timeout',
+    env: 'BRISK_DRAIN_TIMEOUT',
+    help: 'seconds to finish queued and running requests on SIGTERM',
+    schema: z.coerce.number().min(0).max(3600).default(30),
+  },
+  logLevel: { flag: 'log-level', env: 'BRISK_LOG_LEVEL', help: LOG_LEVELS.join('|'), schema: z.enum(LOG_LEVELS).default('info') },
+} as const;
+
+export type OptionKey = keyof typeof OPTIONS;
+
+export const serverConfigSchema = z
+  .object(Object.fromEntries(Object.entries(OPTIONS).map(([key, o]) => [key, o.schema])) as { [K in OptionKey]: (typeof OPTIONS)[K]['schema'] })
+  .strict()
+  .check((ctx) => {
+    const { httpPort, grpcPort, adminPort } = ctx.value;
+    const ports: [OptionKey, number][] = [['httpPort', httpPort], ['grpcPort', grpcPort], ['adminPort', adminPort]];
+    for (let i = 0; i < ports.length; i++) {
+      for (let j = i + 1; j < ports.length; j++) {
+        if (ports[i]![1] !== 0 && ports[i]![1] === ports[j]![1]) {
+          ctx.issues.push({ code: 'custom', input: ports[j]![1], path: [ports[j]![0]], message: `is the same port as ${ports[i]![0]} (${ports[i]![1]})` });
+        }
+      }
+    }
+  });
+
+export type ServerConfig = Readonly<z.output<typeof serverConfigSchema>>;

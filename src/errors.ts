@@ -1,0 +1,42 @@
+/**
+ * The one catalog of errors the server reports to clients. Every protocol adapter
+ * maps these codes through its own status table (src/http/status.ts,
+ * src/grpc/status.ts); a test fails when a code is missing from either.
+ * Messages name the field, the limit and the value, and never carry file paths.
+ */
+export const ERROR_CODES = [
+  'INVALID_ARGUMENT',
+  'NOT_FOUND',
+  'PAYLOAD_TOO_LARGE',
+  'MODEL_NOT_READY',
+  'OVERLOADED',
+  'DEADLINE_EXCEEDED',
+  'CANCELLED',
+  'SHUTTING_DOWN',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class ServingError extends Error {
+  override readonly name = 'ServingError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Seconds a client should wait before retrying; set for overload answers. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+export const invalidArgument = (message: string): ServingError =>
+  new ServingError('INVALID_ARGUMENT', message);
+
+export const notFound = (message: string): ServingError => new ServingError('NOT_FOUND', message);
+
+/** Wraps anything thrown into a ServingError without leaking internals to clients. */
+export function toServingError(error: unknown): ServingError {
+  if (error instanceof ServingError) return error;
+  return new ServingError('INTERNAL', 'internal error');
+}

@@ -1,0 +1,150 @@
+/**
+ * REST inference requests (JSON, optionally followed by binary tensor data) into
+ * the internal InferRequest. Every size is checked against what the body really
+ * holds before anything is allocated for it.
+ */
+import { invalidArgument } from '../errors.js';
+import type { InferRequest, InputTensor, Parameters, ParameterValue, RequestedOutput } from '../inference/types.js';
+import { decodeBytesElements } from '../tensor/bytes-elements.js';
+import { lookupDatatype, viewBytes, type TensorData } from '../tensor/datatypes.js';
+import { decodeJsonData } from '../tensor/json-data.js';
+import { checkedElementCount } from '../tensor/shape.js';
+import { jsonDepthExceeds } from './json-depth.js';
+
+export const MAX_JSON_DEPTH = 64;
+
+export interface RestInferTarget {
+  modelName: string;
+  modelVersion?: string;
+  /** The Inference-Header-Content-Length header, '' when absent. */
+  headerLength: string;
+}
+
+type JsonObject = Record<string, unknown>;
+
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function parseParameters(raw: unknown, what: string): Parameters {
+  if (raw === undefined) return {};
+  if (!isObject(raw)) throw invalidArgument(`${what} must be an object`);
+  for (const [key, value] of Object.entries(raw)) {
+    const type = typeof value;
+    if (type !== 'string' && type !== 'number' && type !== 'boolean') {
+      throw invalidArgument(`${what}.${key} must be a string, number or boolean`);
+    }
+  }
+  return raw as Record<string, ParameterValue>;
+}
+
+function splitBody(body: Buffer, headerLength: string): { json: Buffer; binary: Buffer } {
+  if (headerLength === '') return { json: body, binary: body.subarray(body.length) };
+  if (!/^\d{1,15}$/.test(headerLength)) {
+    throw invalidArgument(`Inference-Header-Content-Length ${JSON.stringify(headerLength.slice(0, 32))} is not a byte count`);
+  }
+  const length = Number(headerLength);
+  if (length > body.length) {
+    throw invalidArgument(`Inference-Header-Content-Length ${length} is larger than the ${body.length}-byte body`);
+  }
+  return { json: body.subarray(0, length), binary: body.subarray(length) };
+}
+
+function parseJson(json: Buffer): JsonObject {
+  if (json.length === 0) throw invalidArgument('request body is empty; expected a JSON inference request');
+  if (jsonDepthExceeds(json, MAX_JSON_DEPTH)) throw invalidArgument(`request JSON is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json.toString('utf8'));
+  } catch (error) {
+    throw invalidArgument(`request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!isObject(parsed)) throw invalidArgument('request body must be a JSON object');
+  return parsed;
+}
+
+class BinaryCursor {
+  private offset = 0;
+  constructor(private readonly bytes: Buffer) {}
+
+  take(size: number, what: string): Buffer {
+    const remaining = this.bytes.length - this.offset;
+    if (size > remaining) {
+      throw invalidArgument(`${what}: binary_data_size ${size} runs past the binary data (${remaining} bytes remain)`);
+    }
+    const part = this.bytes.subarray(this.offset, this.offset + size);
+    this.offset += size;
+    return part;
+  }
+
+  checkConsumed(): void {
+    const extra = this.bytes.length - this.offset;
+    if (extra > 0) throw invalidArgument(`the body has ${extra} bytes of binary data that no input claims`);
+  }
+}
+
+function decodeInput(raw: unknown, index: number, cursor: BinaryCursor, maxElements: number): InputTensor {
+  const where = `inputs[${index}]`;
+  if (!isObject(raw)) throw invalidArgument(`${where} must be an object`);
+  const { name, datatype, shape, data } = raw;
+  if (typeof name !== 'string' || name === '') throw invalidArgument(`${where}.name must be a non-empty string`);
+  const what = `input ${name}`;
+  if (typeof datatype !== 'string') throw invalidArgument(`${what}: datatype must be a string`);
+  const info = lookupDatatype(datatype);
+  if (!info) throw invalidArgument(`${what}: unknown datatype ${JSON.stringify(datatype.slice(0, 32))}`);
+  const count = checkedElementCount(shape, what, maxElements);
+  const parameters = parseParameters(raw['parameters'], `${what}: parameters`);
+  const binarySize = parameters['binary_data_size'];
+  let tensorData: TensorData;
+  if (binarySize !== undefined) {
+    if (data !== undefined) throw invalidArgument(`${what}: has both data and binary_data_size`);
+    if (typeof binarySize !== 'number' || !Number.isInteger(binarySize) || binarySize < 0) {
+      throw invalidArgument(`${what}: binary_data_size must be a non-negative integer`);
+    }
+    if (info.byteSize > 0 && binarySize !== count * info.byteSize) {
+      throw invalidArgument(
+        `${what}: binary_data_size ${binarySize} does not match shape [${(shape as number[]).join(', ')}] of ${datatype} (${count * info.byteSize} bytes)`,
+      );
+    }
+    const bytes = cursor.take(binarySize, what);
+    tensorData = info.byteSize > 0 ? viewBytes(info, bytes) : decodeBytesElements(bytes, count, what);
+  } else {
+    if (data === undefined) throw invalidArgument(`${what}: has neither data nor binary_data_size`);
+    tensorData = decodeJsonData(info, data, shape as number[], count, what);
+  }
+  return { name, datatype: info.name, shape: shape as number[], data: tensorData, parameters };
+}
+
+function decodeOutputs(raw: unknown): RequestedOutput[] | undefined {
+  if (raw === undefined) return undefined;
+  if (!Array.isArray(raw)) throw invalidArgument('outputs must be an array');
+  return raw.map((o, i) => {
+    if (!isObject(o) || typeof o['name'] !== 'string' || o['name'] === '') {
+      throw invalidArgument(`outputs[${i}] must be an object with a non-empty name`);
+    }
+    return { name: o['name'], parameters: parseParameters(o['parameters'], `outputs[${i}].parameters`) };
+  });
+}
+
+export function decodeInferRequest(body: Buffer, target: RestInferTarget): InferRequest {
+  const { json, binary } = splitBody(body, target.headerLength);
+  const parsed = parseJson(json);
+  const id = parsed['id'];
+  if (id !== undefined && typeof id !== 'string') throw invalidArgument('id must be a string');
+  const rawInputs = parsed['inputs'];
+  if (!Array.isArray(rawInputs) || rawInputs.length === 0) throw invalidArgument('inputs must be a non-empty array');
+  const cursor = new BinaryCursor(binary);
+  // Every element needs at least one byte of body, so the body's size bounds any shape.
+  const maxElements = Math.max(body.length, 1);
+  const inputs = rawInputs.map((raw, i) => decodeInput(raw, i, cursor, maxElements));
+  cursor.checkConsumed();
+  const outputs = decodeOutputs(parsed['outputs']);
+  return {
+    modelName: target.modelName,
+    ...(target.modelVersion !== undefined ? { modelVersion: target.modelVersion } : {}),
+    ...(id !== undefined ? { id } : {}),
+    parameters: parseParameters(parsed['parameters'], 'parameters'),
+    inputs,
+    ...(outputs ? { outputs } : {}),
+    protocol: 'rest',
+  };
+}
+

@@ -1,0 +1,72 @@
+/**
+ * Writing responses on uWebSockets.js. A response may be written only while the
+ * client is connected, inside cork() when it happens after an await, and large
+ * bodies go out at the pace the client reads (tryEnd + onWritable) rather than
+ * piling up in memory.
+ */
+import { ServingError, toServingError } from '../errors.js';
+import type { HttpResponse } from './uws.js';
+import { HTTP_STATUS } from './status.js';
+
+/** Per-response state that uWS lets us keep on the response object. */
+export interface ResponseState {
+  /** True once the client went away or the response was ended: nothing more may be written. */
+  finished: boolean;
+}
+
+export type Header = readonly [name: string, value: string];
+
+const JSON_TYPE = 'application/json';
+
+/** Bodies up to this size are handed to uWS in one go; larger ones are streamed with backpressure. */
+const DIRECT_WRITE_LIMIT = 256 * 1024;
+
+export function send(
+  res: HttpResponse,
+  state: ResponseState,
+  status: string,
+  body: string | Uint8Array,
+  contentType = JSON_TYPE,
+  headers: readonly Header[] = [],
+  closeConnection = false,
+): void {
+  if (state.finished) return;
+  const payload = typeof body === 'string' ? Buffer.from(body) : body;
+  res.cork(() => {
+    res.writeStatus(status);
+    if (payload.byteLength > 0 || contentType !== JSON_TYPE) res.writeHeader('Content-Type', contentType);
+    for (const [name, value] of headers) res.writeHeader(name, value);
+    if (payload.byteLength <= DIRECT_WRITE_LIMIT || closeConnection) {
+      res.end(payload, closeConnection);
+      state.finished = true;
+      return;
+    }
+    streamBody(res, state, payload);
+  });
+}
+
+function streamBody(res: HttpResponse, state: ResponseState, payload: Uint8Array): void {
+  const total = payload.byteLength;
+  const start = res.getWriteOffset();
+  const [, done] = res.tryEnd(payload, total);
+  if (done) {
+    state.finished = true;
+    return;
+  }
+  res.onWritable((offset) => {
+    const [ok, finished] = res.tryEnd(payload.subarray(offset - start), total);
+    if (finished) state.finished = true;
+    return ok;
+  });
+}
+
+export function sendJson(res: HttpResponse, state: ResponseState, status: string, value: unknown, headers?: readonly Header[]): void {
+  send(res, state, status, JSON.stringify(value), JSON_TYPE, headers);
+}
+
+export function sendError(res: HttpResponse, state: ResponseState, error: unknown, closeConnection = false): void {
+  const serving: ServingError = toServingError(error);
+  const headers: Header[] =
+    serving.retryAfterSeconds !== undefined ? [['Retry-After', String(serving.retryAfterSeconds)]] : [];
+  send(res, state, HTTP_STATUS[serving.code], JSON.stringify({ error: serving.message }), JSON_TYPE, headers, closeConnection);
+}

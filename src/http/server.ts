@@ -1,0 +1,147 @@
+/**
+ * The Open Inference Protocol over REST on uWebSockets.js. Parses and renders;
+ * every decision is the InferenceService's.
+ */
+import { ServingError } from '../errors.js';
+import type { InferenceService } from '../inference/service.js';
+import type { Logger } from '../observability/logger.js';
+import { readBody } from './body.js';
+import { decodeInferRequest } from './infer-request.js';
+import { encodeInferResponse } from './infer-response.js';
+import { send, sendError, sendJson, type ResponseState } from './respond.js';
+import { statsJson } from './stats-json.js';
+import { uws, type HttpRequest, type HttpResponse, type us_listen_socket } from './uws.js';
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+}
+
+export interface RunningHttpServer {
+  port: number;
+  close(): void;
+}
+
+const OK = '200 OK';
+
+type ModelRoute = (res: HttpResponse, state: ResponseState, model: string, version: string | undefined) => void;
+
+export function startHttpServer(service: InferenceService, options: HttpServerOptions, log: Logger): Promise<RunningHttpServer> {
+  const app = uws.App();
+
+  /** A GET route with the model name (and version) taken from the path; errors become error responses. */
+  const modelGet = (suffix: string, handler: ModelRoute): void => {
+    const wrap =
+      (versioned: boolean) =>
+      (res: HttpResponse, req: HttpRequest): void => {
+        const state: ResponseState = { finished: false };
+        res.onAborted(() => (state.finished = true));
+        try {
+          handler(res, state, req.getParameter(0) ?? '', versioned ? req.getParameter(1) ?? '' : undefined);
+        } catch (error) {
+          sendError(res, state, error);
+        }
+      };
+    app.get(`/v2/models/:model${suffix}`, wrap(false));
+    app.get(`/v2/models/:model/versions/:version${suffix}`, wrap(true));
+  };
+
+  app.get('/v2/health/live', (res) => {
+    res.cork(() => res.writeStatus(OK).end());
+  });
+
+  app.get('/v2/health/ready', (res) => {
+    const state: ResponseState = { finished: false };
+    const report = service.readiness();
+    if (report.ready) res.cork(() => res.writeStatus(OK).end());
+    else sendJson(res, state, '503 Service Unavailable', { ready: false, draining: report.draining, not_ready: report.notReady });
+  });
+
+  app.get('/v2', (res) => {
+    sendJson(res, { finished: false }, OK, service.serverMetadata());
+  });
+
+  app.get('/v2/models/stats', (res) => {
+    sendJson(res, { finished: false }, OK, statsJson(service.stats()));
+  });
+
+  modelGet('', (res, state, model, version) => sendJson(res, state, OK, service.modelMetadata(model, version)));
+  modelGet('/ready', (res, state, model, version) => {
+    service.checkModelReady(model, version);
+    send(res, state, OK, '');
+  });
+  modelGet('/stats', (res, state, model, version) => sendJson(res, state, OK, statsJson(service.stats(model, version))));
+
+  app.post('/v2/repository/index', (res) => {
+    res.onData(() => undefined);
+    sendJson(res, { finished: false }, OK, service.repositoryIndex());
+  });
+
+  const infer = (versioned: boolean) => (res: HttpResponse, req: HttpRequest): void => {
+    // uWS request objects die when this function returns: copy what is needed now.
+    const modelName = req.getParameter(0) ?? '';
+    const modelVersion = versioned ? req.getParameter(1) ?? '' : undefined;
+    const headerLength = req.getHeader('inference-header-content-length');
+    const contentLength = req.getHeader('content-length');
+    const state: ResponseState = { finished: false };
+    const abort = new AbortController();
+    res.onAborted(() => {
+      state.finished = true;
+      abort.abort();
+    });
+    readBody(
+      res,
+      contentLength,
+      options.maxBodyBytes,
+      (body) => {
+        let request;
+        try {
+          // Unknown or unready models are refused before their body is decoded.
+          service.checkModelReady(modelName, modelVersion);
+          request = decodeInferRequest(body, { modelName, headerLength, ...(modelVersion !== undefined ? { modelVersion } : {}) });
+        } catch (error) {
+          sendError(res, state, error);
+          return;
+        }
+        request.signal = abort.signal;
+        service.infer(request).then(
+          (response) => {
+            if (state.finished) return;
+            try {
+              const encoded = encodeInferResponse(response);
+              send(res, state, OK, encoded.body, encoded.contentType, encoded.headers);
+            } catch (error) {
+              sendError(res, state, error);
+            }
+          },
+          (error: unknown) => {
+            if (!(error instanceof ServingError)) log.error({ err: error, model: modelName }, 'inference failed unexpectedly');
+            sendError(res, state, error);
+          },
+        );
+      },
+      // Refused bodies are not read further: answer and drop the connection.
+      (error) => sendError(res, state, error, true),
+    );
+  };
+  app.post('/v2/models/:model/infer', infer(false));
+  app.post('/v2/models/:model/versions/:version/infer', infer(true));
+
+  app.any('/*', (res, req) => {
+    const method = req.getCaseSensitiveMethod?.() ?? req.getMethod().toUpperCase();
+    const url = req.getUrl();
+    sendError(res, { finished: false }, new ServingError('NOT_FOUND', `no route for ${method} ${url.slice(0, 200)}`));
+  });
+
+  return new Promise((resolve, reject) => {
+    app.listen(options.host, options.port, (socket: us_listen_socket | false) => {
+      if (!socket) {
+        reject(new Error(`cannot listen on ${options.host}:${options.port} for HTTP`));
+        return;
+      }
+      const port = uws.us_socket_local_port(socket);
+      resolve({ port, close: () => uws.us_listen_socket_close(socket) });
+    });
+  });
+}

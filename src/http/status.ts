@@ -1,0 +1,14 @@
+import type { ErrorCode } from '../errors.js';
+
+/** The one mapping from error codes to HTTP status lines. */
+export const HTTP_STATUS: Record<ErrorCode, string> = {
+  INVALID_ARGUMENT: '400 Bad Request',
+  NOT_FOUND: '404 Not Found',
+  PAYLOAD_TOO_LARGE: '413 Payload Too Large',
+  MODEL_NOT_READY: '503 Service Unavailable',
+  OVERLOADED: '503 Service Unavailable',
+  DEADLINE_EXCEEDED: '504 Gateway Timeout',
+  CANCELLED: '499 Client Closed Request',
+  SHUTTING_DOWN: '503 Service Unavailable',
+  INTERNAL: '500 Internal Server Error',
+};

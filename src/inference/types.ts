@@ -1,0 +1,77 @@
+/**
+ * The one internal request and response that every protocol adapter builds and
+ * renders. REST and gRPC differ only in how they get here.
+ */
+import type { Datatype, TensorData } from '../tensor/datatypes.js';
+
+export type ParameterValue = string | number | boolean;
+export type Parameters = Record<string, ParameterValue>;
+
+export interface Tensor {
+  name: string;
+  datatype: Datatype;
+  shape: number[];
+  /** Row-major elements; its length always equals the shape's element count. */
+  data: TensorData;
+}
+
+export interface InputTensor extends Tensor {
+  parameters?: Parameters;
+}
+
+export interface RequestedOutput {
+  name: string;
+  parameters?: Parameters;
+}
+
+export type Protocol = 'rest' | 'grpc';
+
+export interface InferRequest {
+  modelName: string;
+  /** Absent: the server picks the version (latest ready). */
+  modelVersion?: string;
+  id?: string;
+  parameters: Parameters;
+  inputs: InputTensor[];
+  /** Absent: every output of the model. */
+  outputs?: RequestedOutput[];
+  protocol: Protocol;
+  /** Aborted when the client goes away; a request still queued is then dropped. */
+  signal?: AbortSignal;
+}
+
+export interface OutputTensor extends Tensor {
+  parameters?: Parameters;
+}
+
+export interface InferResponse {
+  modelName: string;
+  modelVersion: string;
+  id?: string;
+  parameters?: Parameters;
+  outputs: OutputTensor[];
+  /** The request's own output choices, so the renderer can honour per-output parameters. */
+  requestedOutputs?: RequestedOutput[];
+  requestParameters: Parameters;
+}
+
+/** Model metadata as the protocol reports it: -1 marks a variable dimension. */
+export interface TensorMetadata {
+  name: string;
+  datatype: Datatype;
+  shape: number[];
+}
+
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+export interface ServerMetadata {
+  name: string;
+  version: string;
+  extensions: string[];
+}

@@ -1,0 +1,102 @@
+/**
+ * Checks a decoded request against the model it names and turns it into what
+ * the scheduler takes. Shared by every protocol, so REST and gRPC accept and
+ * refuse exactly the same requests with the same messages.
+ */
+import { invalidArgument } from '../errors.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import type { ScheduledRequest } from '../scheduling/version-scheduler.js';
+import { formatShape } from '../tensor/shape.js';
+import type { InferRequest, InputTensor, ParameterValue } from './types.js';
+
+/** Above this a timeout or priority is a mistake, not a wish. */
+const MAX_PARAMETER_INTEGER = 2 ** 31 - 1;
+
+function integerParameter(name: string, value: ParameterValue | undefined): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_PARAMETER_INTEGER) {
+    throw invalidArgument(`parameter ${name} must be an integer in [0, ${MAX_PARAMETER_INTEGER}], got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function checkShape(input: InputTensor, declared: readonly number[], spec: ModelSpec): void {
+  const { shape } = input;
+  if (shape.length !== declared.length) {
+    throw invalidArgument(
+      `input ${input.name}: shape ${formatShape(shape)} has ${shape.length} dimensions, the model expects ${declared.length} (${formatShape(declared)})`,
+    );
+  }
+  for (let d = 0; d < shape.length; d++) {
+    if (declared[d] !== -1 && declared[d] !== shape[d]) {
+      throw invalidArgument(`input ${input.name}: shape ${formatShape(shape)} does not match the model's ${formatShape(declared)}`);
+    }
+  }
+  if (spec.maxBatchSize > 0) {
+    const rows = shape[0]!;
+    if (rows < 1 || rows > spec.maxBatchSize) {
+      throw invalidArgument(`input ${input.name}: batch size ${rows} must be between 1 and max_batch_size ${spec.maxBatchSize}`);
+    }
+  }
+}
+
+export function validateRequest(request: InferRequest, spec: ModelSpec): ScheduledRequest {
+  const ordered: InputTensor[] = new Array(spec.inputs.length);
+  for (const input of request.inputs) {
+    const index = spec.inputs.findIndex((t) => t.name === input.name);
+    if (index < 0) {
+      throw invalidArgument(
+        `unknown input ${JSON.stringify(input.name)} for model ${spec.name}; it takes ${spec.inputs.map((t) => t.name).join(', ')}`,
+      );
+    }
+    if (ordered[index]) throw invalidArgument(`input ${input.name} is given more than once`);
+    const declared = spec.inputs[index]!;
+    if (input.datatype !== declared.datatype) {
+      throw invalidArgument(`input ${input.name}: datatype ${input.datatype} does not match the model's ${declared.datatype}`);
+    }
+    checkShape(input, declared.shape, spec);
+    ordered[index] = input;
+  }
+  const missing = spec.inputs.filter((_, i) => !ordered[i]).map((t) => t.name);
+  if (missing.length) throw invalidArgument(`missing input${missing.length > 1 ? 's' : ''} ${missing.join(', ')} for model ${spec.name}`);
+
+  let rows = 1;
+  if (spec.maxBatchSize > 0) {
+    rows = ordered[0]!.shape[0]!;
+    const other = ordered.find((t) => t.shape[0] !== rows);
+    if (other) {
+      throw invalidArgument(`inputs disagree on the batch size: ${ordered[0]!.name} has ${rows}, ${other.name} has ${other.shape[0]}`);
+    }
+  }
+
+  let outputNames: string[];
+  if (request.outputs && request.outputs.length > 0) {
+    outputNames = [];
+    for (const output of request.outputs) {
+      if (!spec.outputs.some((t) => t.name === output.name)) {
+        throw invalidArgument(
+          `unknown output ${JSON.stringify(output.name)} for model ${spec.name}; it has ${spec.outputs.map((t) => t.name).join(', ')}`,
+        );
+      }
+      if (outputNames.includes(output.name)) throw invalidArgument(`output ${output.name} is requested more than once`);
+      outputNames.push(output.name);
+    }
+  } else {
+    outputNames = spec.outputs.map((t) => t.name);
+  }
+
+  const timeoutUs = integerParameter('timeout', request.parameters['timeout']) || spec.defaultTimeoutUs;
+  const priority = integerParameter('priority', request.parameters['priority']) || 1;
+  // Only requests whose non-batch dimensions agree can be concatenated.
+  const signature = spec.variableInnerDims ? ordered.map((t) => t.shape.slice(1).join('x')).join('|') : '';
+
+  return {
+    inputs: ordered,
+    rows,
+    signature,
+    priority,
+    timeoutUs,
+    outputNames,
+    ...(request.signal ? { signal: request.signal } : {}),
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Which graph goes where. The bundled repository (models/) keeps its config
+ * files in git and gets its model.onnx files from here; tests build the extra
+ * models into temporary repositories.
+ */
+import { channelStats, datatypeEcho, mixedTypes, mlp, slowModel } from './graphs.js';
+import type { GraphSpec } from './onnx-writer.js';
+
+export interface CatalogEntry {
+  model: string;
+  version: number;
+  graph: () => GraphSpec;
+}
+
+export const BUNDLED_MODELS: readonly CatalogEntry[] = [
+  {
+    model: 'tiny_classifier',
+    version: 1,
+    graph: () =>
+      mlp({ name: 'tiny_classifier', widths: [64, 256, 10], seed: 1, inputName: 'input', outputName: 'probabilities', softmax: true }),
+  },
+  {
+    model: 'heavy_mlp',
+    version: 1,
+    graph: () =>
+      mlp({ name: 'heavy_mlp', widths: [512, 2048, 1000], seed: 2, inputName: 'input', outputName: 'logits', softmax: false }),
+  },
+  {
+    model: 'scorer',
+    version: 1,
+    graph: () => mlp({ name: 'scorer', widths: [32, 64, 4], seed: 3, inputName: 'features', outputName: 'scores', softmax: false }),
+  },
+  {
+    // Version 2 differs from version 1 by exactly +0.05 on class 0's logit.
+    model: 'scorer',
+    version: 2,
+    graph: () =>
+      mlp({
+        name: 'scorer',
+        widths: [32, 64, 4],
+        seed: 3,
+        inputName: 'features',
+        outputName: 'scores',
+        softmax: false,
+        lastBiasOffset: [0.05, 0, 0, 0],
+      }),
+  },
+  { model: 'mixed_types', version: 1, graph: () => mixedTypes(4) },
+  { model: 'channel_stats', version: 1, graph: channelStats },
+];
+
+/** Models only the tests need: every datatype, and a deliberately slow one. */
+export const TEST_MODELS = {
+  datatypeEcho: { model: 'datatype_echo', version: 1, graph: datatypeEcho },
+  slow: { model: 'slow', version: 1, graph: () => slowModel(24) },
+} satisfies Record<string, CatalogEntry>;

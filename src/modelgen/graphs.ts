@@ -1,0 +1,166 @@
+/**
+ * Graph recipes for the example models. Each returns a complete GraphSpec; the
+ * catalog (catalog.ts) decides names, versions and serving configs.
+ */
+import type { Datatype } from '../tensor/datatypes.js';
+import type { GraphSpec, Initializer, NodeSpec } from './onnx-writer.js';
+import { float32Bytes, int64Bytes, uniformFloat32 } from './weights.js';
+
+const BATCH = 'batch';
+
+function floatInit(name: string, dims: number[], values: Float32Array): Initializer {
+  return { name, datatype: 'FP32', dims, data: float32Bytes(values) };
+}
+
+export interface MlpOptions {
+  name: string;
+  /** Layer widths, input first: [64, 256, 10] is 64 → 256 → 10. */
+  widths: number[];
+  seed: number;
+  inputName: string;
+  outputName: string;
+  softmax: boolean;
+  /** Added to the last layer's bias, per class: how a "slightly different" version is made. */
+  lastBiasOffset?: number[];
+}
+
+/** Gemm layers with ReLU between them, optionally ending in a softmax. */
+export function mlp(options: MlpOptions): GraphSpec {
+  const { widths, seed } = options;
+  const nodes: NodeSpec[] = [];
+  const initializers: Initializer[] = [];
+  let current = options.inputName;
+  for (let layer = 0; layer + 1 < widths.length; layer++) {
+    const fanIn = widths[layer]!;
+    const fanOut = widths[layer + 1]!;
+    // Xavier-style scale keeps activations in a sane range at any width.
+    const scale = Math.sqrt(6 / (fanIn + fanOut));
+    const weights = uniformFloat32(fanIn * fanOut, scale, seed * 1000 + layer * 2);
+    const bias = uniformFloat32(fanOut, 0.1, seed * 1000 + layer * 2 + 1);
+    const isLast = layer + 2 === widths.length;
+    if (isLast && options.lastBiasOffset) {
+      options.lastBiasOffset.forEach((offset, i) => (bias[i] = bias[i]! + offset));
+    }
+    initializers.push(floatInit(`w${layer}`, [fanIn, fanOut], weights), floatInit(`b${layer}`, [fanOut], bias));
+    const gemmOut = isLast && !options.softmax ? options.outputName : `gemm${layer}`;
+    nodes.push({ op: 'Gemm', inputs: [current, `w${layer}`, `b${layer}`], outputs: [gemmOut] });
+    current = gemmOut;
+    if (!isLast) {
+      nodes.push({ op: 'Relu', inputs: [current], outputs: [`relu${layer}`] });
+      current = `relu${layer}`;
+    }
+  }
+  if (options.softmax) {
+    nodes.push({ op: 'Softmax', inputs: [current], outputs: [options.outputName], attributes: { axis: -1 } });
+  }
+  return {
+    name: options.name,
+    inputs: [{ name: options.inputName, datatype: 'FP32', shape: [BATCH, widths[0]!] }],
+    outputs: [{ name: options.outputName, datatype: 'FP32', shape: [BATCH, widths[widths.length - 1]!] }],
+    nodes,
+    initializers,
+  };
+}
+
+/**
+ * Several inputs of different datatypes and string input and output:
+ * ids INT64, features FP32, mask BOOL, tag BYTES →
+ * score = sigmoid(features · w), id_sum = Σ ids where mask, label = "low"/"high", tag_echo = tag.
+ */
+export function mixedTypes(seed: number): GraphSpec {
+  return {
+    name: 'mixed_types',
+    inputs: [
+      { name: 'ids', datatype: 'INT64', shape: [BATCH, 8] },
+      { name: 'features', datatype: 'FP32', shape: [BATCH, 16] },
+      { name: 'mask', datatype: 'BOOL', shape: [BATCH, 8] },
+      { name: 'tag', datatype: 'BYTES', shape: [BATCH, 1] },
+    ],
+    outputs: [
+      { name: 'score', datatype: 'FP32', shape: [BATCH, 1] },
+      { name: 'id_sum', datatype: 'INT64', shape: [BATCH, 1] },
+      { name: 'label', datatype: 'BYTES', shape: [BATCH, 1] },
+      { name: 'tag_echo', datatype: 'BYTES', shape: [BATCH, 1] },
+    ],
+    initializers: [
+      floatInit('w', [16, 1], uniformFloat32(16, 0.5, seed)),
+      { name: 'axis1', datatype: 'INT64', dims: [1], data: int64Bytes([1]) },
+      floatInit('zero', [], new Float32Array([0])),
+      { name: 'labels', datatype: 'BYTES', dims: [2], data: ['low', 'high'] },
+    ],
+    nodes: [
+      { op: 'Cast', inputs: ['mask'], outputs: ['mask_i64'], attributes: { to: { int: 7 } } },
+      { op: 'Mul', inputs: ['ids', 'mask_i64'], outputs: ['masked_ids'] },
+      { op: 'ReduceSum', inputs: ['masked_ids', 'axis1'], outputs: ['id_sum'], attributes: { keepdims: 1 } },
+      { op: 'MatMul', inputs: ['features', 'w'], outputs: ['logit'] },
+      { op: 'Sigmoid', inputs: ['logit'], outputs: ['score'] },
+      { op: 'Greater', inputs: ['logit', 'zero'], outputs: ['is_high'] },
+      { op: 'Cast', inputs: ['is_high'], outputs: ['label_index'], attributes: { to: { int: 7 } } },
+      { op: 'Gather', inputs: ['labels', 'label_index'], outputs: ['label'], attributes: { axis: 0 } },
+      { op: 'Identity', inputs: ['tag'], outputs: ['tag_echo'] },
+    ],
+  };
+}
+
+/** No batch dimension: a fixed [3, 8, 8] image in, per-channel mean and max out. */
+export function channelStats(): GraphSpec {
+  return {
+    name: 'channel_stats',
+    inputs: [{ name: 'image', datatype: 'FP32', shape: [3, 8, 8] }],
+    outputs: [
+      { name: 'mean', datatype: 'FP32', shape: [3] },
+      { name: 'max', datatype: 'FP32', shape: [3] },
+    ],
+    initializers: [],
+    nodes: [
+      { op: 'ReduceMean', inputs: ['image'], outputs: ['mean'], attributes: { axes: [1, 2], keepdims: 0 } },
+      { op: 'ReduceMax', inputs: ['image'], outputs: ['max'], attributes: { axes: [1, 2], keepdims: 0 } },
+    ],
+  };
+}
+
+/** The datatypes an Identity echo covers: every one ONNX Runtime can hold. */
+export const ECHO_DATATYPES: readonly Datatype[] = [
+  'BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES',
+];
+
+/** One Identity per datatype, `<type>_in` → `<type>_out`, shape [batch, n] with n variable. */
+export function datatypeEcho(): GraphSpec {
+  const names = ECHO_DATATYPES.map((d) => d.toLowerCase());
+  return {
+    name: 'datatype_echo',
+    inputs: ECHO_DATATYPES.map((datatype, i) => ({ name: `${names[i]}_in`, datatype, shape: [BATCH, 'n'] })),
+    outputs: ECHO_DATATYPES.map((datatype, i) => ({ name: `${names[i]}_out`, datatype, shape: [BATCH, 'n'] })),
+    initializers: [],
+    nodes: names.map((n) => ({ op: 'Identity', inputs: [`${n}_in`], outputs: [`${n}_out`] })),
+  };
+}
+
+/**
+ * Deliberately slow: `rounds` 512×512 matrix products whose operand depends on
+ * the input (so ONNX Runtime cannot fold them away at load). Tests use it to
+ * hold a worker busy for a known-long time.
+ */
+export function slowModel(rounds: number): GraphSpec {
+  const size = 512;
+  const nodes: NodeSpec[] = [
+    { op: 'ReduceSum', inputs: ['x', 'axes'], outputs: ['seed'], attributes: { keepdims: 0 } },
+    { op: 'Mul', inputs: ['seed', 'base'], outputs: ['m0'] },
+  ];
+  for (let r = 0; r < rounds; r++) {
+    nodes.push({ op: 'MatMul', inputs: [`m${r}`, 'base'], outputs: [`p${r}`] });
+    nodes.push({ op: 'Tanh', inputs: [`p${r}`], outputs: [`m${r + 1}`] });
+  }
+  nodes.push({ op: 'ReduceMean', inputs: [`m${rounds}`], outputs: ['level'], attributes: { keepdims: 0 } });
+  nodes.push({ op: 'Add', inputs: ['x', 'level'], outputs: ['y'] });
+  return {
+    name: 'slow',
+    inputs: [{ name: 'x', datatype: 'FP32', shape: [BATCH, 4] }],
+    outputs: [{ name: 'y', datatype: 'FP32', shape: [BATCH, 4] }],
+    initializers: [
+      floatInit('base', [size, size], uniformFloat32(size * size, 0.05, 99)),
+      { name: 'axes', datatype: 'INT64', dims: [2], data: int64Bytes([0, 1]) },
+    ],
+    nodes,
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * The per-model config file, `<repository>/<model>/config.json`, in Triton's
+ * spirit with snake_case keys. Everything is optional: what is missing is
+ * derived from the ONNX model itself (see resolveModelConfig).
+ */
+import { z } from 'zod';
+
+const int = () => z.number().int();
+
+const tensorNarrowing = z
+  .object({
+    name: z.string().min(1),
+    /** Dimensions without the batch dimension (as in Triton); -1 leaves one variable. */
+    dims: z.array(int().min(-1)),
+  })
+  .strict();
+
+export const EXECUTION_PROVIDERS = ['cuda', 'cpu'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+export const modelConfigFileSchema = z
+  .object({
+    max_batch_size: int().min(0).max(1 << 16).optional(),
+    dynamic_batching: z
+      .object({
+        max_queue_delay_us: int().min(0).max(10_000_000).default(500),
+        preferred_batch_sizes: z.array(int().min(1)).default([]),
+        /** Requests waiting, not rows: the bound that keeps memory finite under overload. */
+        max_queue_size: int().min(1).max(1_000_000).default(1024),
+        /** 0: no default; a request's own `timeout` parameter still applies. */
+        default_timeout_us: int().min(0).default(0),
+      })
+      .strict()
+      .prefault({}),
+    instances: int().min(1).max(64).default(1),
+    execution_providers: z.array(z.enum(EXECUTION_PROVIDERS)).min(1).default(['cpu']),
+    /** ONNX Runtime intra-op threads per instance; 0 lets ONNX Runtime choose. */
+    intra_op_threads: int().min(0).max(256).default(1),
+    version_policy: z
+      .union([
+        z.object({ latest: z.object({ num_versions: int().min(1) }).strict() }).strict(),
+        z.object({ all: z.object({}).strict() }).strict(),
+        z.object({ specific: z.object({ versions: z.array(int().min(1)).min(1) }).strict() }).strict(),
+      ])
+      .default({ latest: { num_versions: 1 } }),
+    inputs: z.array(tensorNarrowing).optional(),
+    outputs: z.array(tensorNarrowing).optional(),
+  })
+  .strict()
+  .check((ctx) => {
+    const { max_batch_size: max, dynamic_batching: batching } = ctx.value;
+    if (max === undefined) return;
+    batching.preferred_batch_sizes.forEach((size, i) => {
+      if (size > max) {
+        ctx.issues.push({
+          code: 'custom',
+          input: size,
+          path: ['dynamic_batching', 'preferred_batch_sizes', i],
+          message: `${size} is larger than max_batch_size ${max}`,
+        });
+      }
+    });
+  });
+
+export type ModelConfigFile = z.output<typeof modelConfigFileSchema>;
+export type TensorNarrowing = z.output<typeof tensorNarrowing>;
+export type VersionPolicy = ModelConfigFile['version_policy'];

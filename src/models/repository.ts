@@ -1,0 +1,96 @@
+/**
+ * Discovery of a model repository in Triton's layout:
+ * `<repository>/<model>/<version>/model.onnx` with `config.json` beside the
+ * version folders. Folders that are not identifiers or not positive integers are
+ * ignored; a broken config marks that model alone as unavailable.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { formatZodError } from '../config/zod-errors.js';
+import { modelConfigFileSchema, type ModelConfigFile, type VersionPolicy } from './model-config.js';
+import { isModelName, isVersion } from './names.js';
+
+export const CONFIG_FILE = 'config.json';
+export const MODEL_FILE = 'model.onnx';
+
+export interface DiscoveredVersion {
+  version: number;
+  modelPath: string;
+  /** Set when the version policy names a version that has no model file. */
+  problem?: string;
+}
+
+export interface DiscoveredModel {
+  name: string;
+  /** Absent when the model has no config file: everything is derived from the model. */
+  config?: ModelConfigFile;
+  versions: DiscoveredVersion[];
+  /** Set when the model cannot be served at all (broken config, no versions). */
+  problem?: string;
+}
+
+export interface Discovery {
+  models: DiscoveredModel[];
+  /** Entries passed over, with the reason, for the log. */
+  ignored: string[];
+}
+
+function readConfig(name: string, file: string): { config?: ModelConfigFile; problem?: string } {
+  if (!existsSync(file)) return {};
+  const where = `${name}/${CONFIG_FILE}`;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    return { problem: `${where}: not valid JSON (${error instanceof Error ? error.message : String(error)})` };
+  }
+  const parsed = modelConfigFileSchema.safeParse(raw);
+  return parsed.success ? { config: parsed.data } : { problem: `${where}: ${formatZodError(parsed.error)}` };
+}
+
+/** The versions a policy serves out of those present. */
+export function applyVersionPolicy(policy: VersionPolicy, present: readonly number[]): { serve: number[]; missing: number[] } {
+  const sorted = [...present].sort((a, b) => b - a);
+  if ('all' in policy) return { serve: sorted, missing: [] };
+  if ('latest' in policy) return { serve: sorted.slice(0, policy.latest.num_versions), missing: [] };
+  const wanted = [...new Set(policy.specific.versions)].sort((a, b) => b - a);
+  return { serve: wanted.filter((v) => present.includes(v)), missing: wanted.filter((v) => !present.includes(v)) };
+}
+
+function discoverModel(root: string, name: string): DiscoveredModel {
+  const dir = path.join(root, name);
+  const { config, problem } = readConfig(name, path.join(dir, CONFIG_FILE));
+  const present = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && isVersion(e.name) && existsSync(path.join(dir, e.name, MODEL_FILE)))
+    .map((e) => Number(e.name));
+  const policy = config?.version_policy ?? { latest: { num_versions: 1 } };
+  const { serve, missing } = applyVersionPolicy(policy, present);
+  const versions: DiscoveredVersion[] = [
+    ...serve.map((version) => ({ version, modelPath: path.join(dir, String(version), MODEL_FILE) })),
+    ...missing.map((version) => ({
+      version,
+      modelPath: path.join(dir, String(version), MODEL_FILE),
+      problem: `${name}/${version}/${MODEL_FILE} does not exist, but version_policy names version ${version}`,
+    })),
+  ];
+  if (problem) return { name, versions, problem };
+  if (versions.length === 0) return { name, versions, problem: `${name} has no version folder holding ${MODEL_FILE}` };
+  return config ? { name, config, versions } : { name, versions };
+}
+
+export function discoverRepository(root: string): Discovery {
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    throw new Error(`model repository ${root} is not a directory`);
+  }
+  const models: DiscoveredModel[] = [];
+  const ignored: string[] = [];
+  for (const entry of readdirSync(root, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!entry.isDirectory()) continue;
+    if (!isModelName(entry.name)) {
+      ignored.push(`${entry.name}: not a valid model name`);
+      continue;
+    }
+    models.push(discoverModel(root, entry.name));
+  }
+  return { models, ignored };
+}

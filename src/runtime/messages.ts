@@ -1,0 +1,56 @@
+/**
+ * Everything that crosses between the main thread and a model's worker threads.
+ * The worker imports only this file's types; the pool imports nothing of the worker.
+ */
+import type { OrtType, TensorData } from '../tensor/datatypes.js';
+import type { ExecutionProvider } from '../models/model-config.js';
+
+/** Given to every worker of one model version at start (piscina's workerData). */
+export interface WorkerInit {
+  modelPath: string;
+  executionProviders: ExecutionProvider[];
+  /** 0 lets ONNX Runtime choose. */
+  intraOpThreads: number;
+}
+
+export interface WireTensor {
+  name: string;
+  type: OrtType;
+  shape: number[];
+  data: TensorData;
+}
+
+export interface WireTensorSpec {
+  name: string;
+  /** A runtime type name, or the ONNX type's description when it is not a tensor. */
+  type: string;
+  isTensor: boolean;
+  /** -1 for a variable (symbolic or unknown) dimension. */
+  shape: number[];
+}
+
+export interface DescribeTask {
+  kind: 'describe';
+}
+
+export interface RunTask {
+  kind: 'run';
+  inputs: WireTensor[];
+  outputNames: string[];
+}
+
+export type WorkerTask = DescribeTask | RunTask;
+
+export interface DescribeResult {
+  inputs: WireTensorSpec[];
+  outputs: WireTensorSpec[];
+  executionProvider: ExecutionProvider;
+  /** Why a preferred execution provider was passed over, when one was. */
+  fallbackReason?: string;
+}
+
+export interface RunResult {
+  outputs: WireTensor[];
+  /** Time inside session.run on the worker, in seconds. */
+  computeSeconds: number;
+}

@@ -1,0 +1,50 @@
+/**
+ * The worker threads of one model version: `instances` threads, each with its
+ * own ONNX Runtime session, so that many batches of the model can run at once.
+ * A worker that throws fails only the task it held; one that dies is replaced by
+ * piscina and reloads its session.
+ */
+import { Piscina } from 'piscina';
+import type { DescribeResult, RunResult, RunTask, WireTensor, WorkerInit, WorkerTask } from './messages.js';
+
+const workerFile = new URL('./worker.js', import.meta.url).href;
+
+export class ModelPool {
+  private readonly pool: Piscina<WorkerTask, unknown>;
+  /** Seconds spent inside session.run, summed over workers: the model's share of compute. */
+  busySeconds = 0;
+  completedBatches = 0;
+
+  constructor(init: WorkerInit, readonly instances: number) {
+    this.pool = new Piscina({
+      filename: workerFile,
+      minThreads: instances,
+      maxThreads: instances,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      concurrentTasksPerWorker: 1,
+      workerData: init,
+    });
+    // Piscina re-emits worker crashes here; the task that crashed is rejected on its own.
+    this.pool.on('error', () => undefined);
+  }
+
+  async describe(): Promise<DescribeResult> {
+    return (await this.pool.run({ kind: 'describe' })) as DescribeResult;
+  }
+
+  /**
+   * Runs one batch. Input buffers listed in `transfer` move to the worker and are
+   * unusable here afterwards; the caller gives up ownership of them.
+   */
+  async run(inputs: WireTensor[], outputNames: string[], transfer: ArrayBuffer[]): Promise<RunResult> {
+    const task: RunTask = { kind: 'run', inputs, outputNames };
+    const result = (await this.pool.run(task, { transferList: transfer })) as RunResult;
+    this.busySeconds += result.computeSeconds;
+    this.completedBatches += 1;
+    return result;
+  }
+
+  close(): Promise<void> {
+    return this.pool.destroy();
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * A worker thread holding one ONNX Runtime session of one model version.
+ * session.run is synchronous on the calling thread in onnxruntime-node, which is
+ * why it runs here and never on the main thread.
+ */
+import { performance } from 'node:perf_hooks';
+import { workerData } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import type { ExecutionProvider } from '../models/model-config.js';
+import type { DescribeResult, RunResult, WireTensor, WireTensorSpec, WorkerInit, WorkerTask } from './messages.js';
+
+const init = workerData as WorkerInit;
+
+interface LoadedSession {
+  session: ort.InferenceSession;
+  executionProvider: ExecutionProvider;
+  fallbackReason?: string;
+}
+
+async function createSession(providers: ExecutionProvider[]): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(init.modelPath, {
+    executionProviders: providers,
+    intraOpNumThreads: init.intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    // ONNX Runtime prints its own error for a missing CUDA library; we report the reason ourselves.
+    logSeverityLevel: providers[0] === 'cuda' ? 4 : 2,
+  });
+}
+
+/** Tries each execution provider in order of preference, so a CUDA model still serves on a CPU host. */
+async function loadSession(): Promise<LoadedSession> {
+  const reasons: string[] = [];
+  const providers = init.executionProviders;
+  for (let i = 0; i < providers.length; i++) {
+    const remaining = providers.slice(i);
+    try {
+      const session = await createSession(remaining);
+      const fallbackReason = reasons.length ? reasons.join('; ') : undefined;
+      return { session, executionProvider: remaining[0]!, ...(fallbackReason ? { fallbackReason } : {}) };
+    } catch (error) {
+      reasons.push(`${remaining[0]} unavailable: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  throw new Error(`no execution provider could load the model (${reasons.join('; ')})`);
+}
+
+const loading: Promise<LoadedSession> = loadSession();
+// Keep the failure for the tasks to report rather than crashing the thread at import.
+loading.catch(() => undefined);
+
+function describeValue(meta: ort.InferenceSession.ValueMetadata): WireTensorSpec {
+  if (!meta.isTensor) return { name: meta.name, type: 'non-tensor', isTensor: false, shape: [] };
+  return {
+    name: meta.name,
+    type: meta.type,
+    isTensor: true,
+    shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)),
+  };
+}
+
+function describe(loaded: LoadedSession): DescribeResult {
+  const { session, executionProvider, fallbackReason } = loaded;
+  return {
+    inputs: session.inputMetadata.map(describeValue),
+    outputs: session.outputMetadata.map(describeValue),
+    executionProvider,
+    ...(fallbackReason ? { fallbackReason } : {}),
+  };
+}
+
+/** Marks the output buffers for transfer rather than copy, in piscina's protocol. */
+function transferring(result: RunResult): unknown {
+  const buffers = result.outputs.flatMap((t) => (Array.isArray(t.data) ? [] : [t.data.buffer]));
+  return move({ [transferableSymbol]: buffers, [valueSymbol]: result } as Parameters<typeof move>[0]);
+}
+
+async function run(session: ort.InferenceSession, task: Extract<WorkerTask, { kind: 'run' }>): Promise<unknown> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const input of task.inputs) {
+    feeds[input.name] = new ort.Tensor(input.type, input.data as ort.Tensor.DataType, input.shape);
+  }
+  const started = performance.now();
+  const results = await session.run(feeds, task.outputNames);
+  const computeSeconds = (performance.now() - started) / 1000;
+  const outputs: WireTensor[] = task.outputNames.map((name) => {
+    const tensor = results[name]!;
+    return { name, type: tensor.type as WireTensor['type'], shape: [...tensor.dims], data: tensor.data as WireTensor['data'] };
+  });
+  return transferring({ outputs, computeSeconds });
+}
+
+export default async function handle(task: WorkerTask): Promise<unknown> {
+  const loaded = await loading;
+  return task.kind === 'describe' ? describe(loaded) : run(loaded.session, task);
+}

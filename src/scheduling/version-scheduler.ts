@@ -1,0 +1,178 @@
+/**
+ * Serving one model version: admission to its queue, deadlines and
+ * cancellation while queued, batches run on the version's worker pool, and the
+ * outputs split back to each request.
+ */
+import { performance } from 'node:perf_hooks';
+import { ServingError, toServingError } from '../errors.js';
+import type { InputTensor, OutputTensor } from '../inference/types.js';
+import type { ModelPool } from '../runtime/model-pool.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import { assembleBatch, splitOutputs, toOutputTensors } from './batch-tensors.js';
+import { DynamicBatcher } from './batcher.js';
+import type { QueuedItem } from './request-queue.js';
+import { VersionStats } from './version-stats.js';
+
+/** A request already validated against the model. */
+export interface ScheduledRequest {
+  /** In the model's input order. */
+  inputs: InputTensor[];
+  rows: number;
+  signature: string;
+  priority: number;
+  /** Longest time the request may wait in the queue, in µs; 0 for no limit. */
+  timeoutUs: number;
+  /** The outputs to return, in the order to return them. */
+  outputNames: string[];
+  signal?: AbortSignal;
+}
+
+interface Pending extends QueuedItem {
+  request: ScheduledRequest;
+  resolve(outputs: OutputTensor[]): void;
+  reject(error: ServingError): void;
+  timer: NodeJS.Timeout | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** Worker errors can carry file paths; clients get the gist without them. */
+const scrub = (message: string): string => message.replace(/(?:[A-Za-z]:)?[\\/][^\s'":]+/g, '<path>').slice(0, 500);
+
+export class VersionScheduler {
+  readonly stats = new VersionStats();
+  private readonly batcher: DynamicBatcher<Pending>;
+  private readonly inputNames: string[];
+
+  constructor(
+    private readonly spec: ModelSpec,
+    private readonly pool: ModelPool,
+  ) {
+    this.inputNames = spec.inputs.map((i) => i.name);
+    this.batcher = new DynamicBatcher<Pending>(
+      {
+        maxBatchSize: Math.max(1, spec.maxBatchSize),
+        preferredBatchSizes: spec.preferredBatchSizes,
+        maxQueueDelayMs: spec.maxQueueDelayUs / 1000,
+        maxQueueSize: spec.maxQueueSize,
+        instances: spec.instances,
+      },
+      (batch) => this.runBatch(batch),
+    );
+  }
+
+  get queued(): number {
+    return this.batcher.queued;
+  }
+
+  get runningBatches(): number {
+    return this.batcher.runningBatches;
+  }
+
+  submit(request: ScheduledRequest): Promise<OutputTensor[]> {
+    const { signal } = request;
+    if (signal?.aborted) return Promise.reject(new ServingError('CANCELLED', 'request cancelled by the client'));
+    return new Promise<OutputTensor[]>((resolve, reject) => {
+      const item: Pending = {
+        rows: request.rows,
+        signature: request.signature,
+        priority: request.priority,
+        enqueuedAt: performance.now(),
+        queued: true,
+        request,
+        resolve,
+        reject,
+        timer: undefined,
+        onAbort: undefined,
+      };
+      if (!this.batcher.enqueue(item)) {
+        this.stats.dropped.rejected += 1;
+        reject(
+          new ServingError(
+            'OVERLOADED',
+            `model ${this.spec.name} version ${this.spec.version} is overloaded: its queue holds max_queue_size ${this.spec.maxQueueSize} requests`,
+            1,
+          ),
+        );
+        return;
+      }
+      if (request.timeoutUs > 0) {
+        item.timer = setTimeout(() => this.expire(item), Math.max(1, Math.round(request.timeoutUs / 1000)));
+      }
+      if (signal) {
+        item.onAbort = () => this.abandon(item);
+        signal.addEventListener('abort', item.onAbort, { once: true });
+      }
+    });
+  }
+
+  private expire(item: Pending): void {
+    if (!this.batcher.cancel(item)) return;
+    this.release(item);
+    this.stats.dropped.timedOut += 1;
+    item.reject(
+      new ServingError('DEADLINE_EXCEEDED', `request timed out after waiting ${item.request.timeoutUs} µs in the queue`),
+    );
+  }
+
+  private abandon(item: Pending): void {
+    if (!this.batcher.cancel(item)) return;
+    this.release(item);
+    this.stats.dropped.cancelled += 1;
+    item.reject(new ServingError('CANCELLED', 'request cancelled by the client'));
+  }
+
+  /** Drops the timer and abort listener of a request leaving the queue. */
+  private release(item: Pending): void {
+    if (item.timer) clearTimeout(item.timer);
+    if (item.onAbort) item.request.signal?.removeEventListener('abort', item.onAbort);
+  }
+
+  /** Settles every request of the batch; never rejects. */
+  private async runBatch(batch: Pending[]): Promise<void> {
+    const started = performance.now();
+    let rows = 0;
+    for (const item of batch) {
+      this.release(item);
+      rows += item.rows;
+    }
+    try {
+      const { inputs, transfer } = assembleBatch(
+        batch.map((item) => item.request.inputs),
+        this.inputNames,
+      );
+      const outputNames = this.outputsFor(batch);
+      const result = await this.pool.run(inputs, outputNames, transfer);
+      this.stats.recordBatch(rows, result.computeSeconds);
+      const outputs = toOutputTensors(result.outputs);
+      const perRequest = this.spec.maxBatchSize > 0 ? splitOutputs(outputs, batch.map((i) => i.rows)) : [outputs];
+      const finished = performance.now();
+      batch.forEach((item, i) => {
+        const mine = perRequest[i]!;
+        this.stats.recordRequest(true, item.rows, finished - item.enqueuedAt, started - item.enqueuedAt);
+        item.resolve(item.request.outputNames.map((name) => mine.find((o) => o.name === name)!));
+      });
+    } catch (error) {
+      const failure =
+        error instanceof ServingError
+          ? error
+          : new ServingError(
+              'INTERNAL',
+              `model ${this.spec.name} version ${this.spec.version} failed to run a batch of ${rows}: ${scrub(
+                error instanceof Error ? error.message : String(error),
+              )}`,
+            );
+      const finished = performance.now();
+      for (const item of batch) {
+        this.stats.recordRequest(false, item.rows, finished - item.enqueuedAt, started - item.enqueuedAt);
+        item.reject(toServingError(failure));
+      }
+    }
+  }
+
+  /** The outputs the batch needs: the union of what its requests asked for, in model order. */
+  private outputsFor(batch: Pending[]): string[] {
+    const wanted = new Set<string>();
+    for (const item of batch) for (const name of item.request.outputNames) wanted.add(name);
+    return this.spec.outputs.map((o) => o.name).filter((name) => wanted.has(name));
+  }
+}
