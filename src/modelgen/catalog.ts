@@ -52,5 +52,5 @@ export const BUNDLED_MODELS: readonly CatalogEntry[] = [
 /** Models only the tests need: every datatype, and a deliberately slow one. */
 export const TEST_MODELS = {
   datatypeEcho: { model: 'datatype_echo', version: 1, graph: datatypeEcho },
-  slow: { model: 'slow', version: 1, graph: () => slowModel(24) },
+  slow: { model: 'slow', version: 1, graph: () => slowModel(96) },
 } satisfies Record<string, CatalogEntry>;

@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLED_MODELS, TEST_MODELS } from '../../src/modelgen/catalog.js';
+import { writeRepository } from '../helpers/repository.js';
+import { postJson, request, startServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+const tiny = BUNDLED_MODELS.find((e) => e.model === 'tiny_classifier')!;
+
+beforeAll(async () => {
+  const repository = writeRepository([
+    { entry: tiny, config: { max_batch_size: 64, dynamic_batching: { max_queue_delay_us: 2000 } } },
+    // One instance, one row per batch, room for two waiting requests: a worker kept busy for a long time.
+    { entry: TEST_MODELS.slow, config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 2 } } },
+    { entry: TEST_MODELS.slow, as: 'slow_cancel', config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 4 } } },
+  ]);
+  server = await startServer(repository);
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+interface ModelStats {
+  inference_count: number;
+  execution_count: number;
+  batch_stats: { batch_size: number; compute_infer: { count: number } }[];
+  dropped: { cancelled: number; timedOut: number; rejected: number };
+}
+
+const stats = async (model: string): Promise<ModelStats> =>
+  (await request(`${server.url}/v2/models/${model}/stats`)).json<{ model_stats: ModelStats[] }>().model_stats[0]!;
+
+const row = (seed: number): number[] => Array.from({ length: 64 }, (_, i) => Math.cos(seed * 64 + i));
+const tinyInfer = (data: number[], rows = 1) =>
+  postJson(`${server.url}/v2/models/tiny_classifier/infer`, { inputs: [{ name: 'input', datatype: 'FP32', shape: [rows, 64], data }] });
+const slowInfer = (model = 'slow', parameters: Record<string, unknown> = {}, signal?: AbortSignal) =>
+  fetch(`${server.url}/v2/models/${model}/infer`, {
+    method: 'POST',
+    body: JSON.stringify({ parameters, inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] }),
+    ...(signal ? { signal } : {}),
+  });
+
+describe('dynamic batching', () => {
+  it('merges concurrent requests into batches, and their answers equal unbatched ones', async () => {
+    const count = 48;
+    // One at a time: every request runs alone.
+    const alone: number[][] = [];
+    for (let i = 0; i < count; i++) {
+      const answer = await tinyInfer(row(i));
+      alone.push(answer.json<{ outputs: { data: number[] }[] }>().outputs[0]!.data);
+    }
+    const before = await stats('tiny_classifier');
+    expect(before.execution_count).toBe(count);
+
+    const together = await Promise.all(Array.from({ length: count }, (_, i) => tinyInfer(row(i))));
+    const after = await stats('tiny_classifier');
+    const executions = after.execution_count - before.execution_count;
+    expect(after.inference_count - before.inference_count).toBe(count);
+    expect(executions).toBeLessThan(count);
+    expect(Math.max(...after.batch_stats.map((b) => b.batch_size))).toBeGreaterThan(1);
+
+    together.forEach((answer, i) => {
+      expect(answer.status).toBe(200);
+      const data = answer.json<{ outputs: { data: number[] }[] }>().outputs[0]!.data;
+      data.forEach((v, k) => expect(v).toBeCloseTo(alone[i]![k]!, 6));
+    });
+  });
+
+  it('counts a request of k rows as k inferences in one execution', async () => {
+    const before = await stats('tiny_classifier');
+    const answer = await tinyInfer([...row(1), ...row(2), ...row(3)], 3);
+    expect(answer.status).toBe(200);
+    const after = await stats('tiny_classifier');
+    expect(after.inference_count - before.inference_count).toBe(3);
+    expect(after.execution_count - before.execution_count).toBe(1);
+  });
+});
+
+describe('overload, deadlines and cancellation', () => {
+  it('refuses requests past the queue limit at once with 503 and Retry-After, and serves the rest', async () => {
+    const answers = await Promise.all(Array.from({ length: 8 }, () => slowInfer()));
+    const statuses = answers.map((a) => a.status);
+    const refused = answers.filter((a) => a.status === 503);
+    expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+    // One runs and at most two wait; every other request is refused.
+    expect(refused.length).toBeGreaterThanOrEqual(5);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
+    for (const answer of refused) {
+      expect(answer.headers.get('retry-after')).toBe('1');
+      expect(((await answer.json()) as { error: string }).error).toMatch(/max_queue_size 2/);
+    }
+  });
+
+  it('fails a request with 504 when it would wait longer than its timeout', async () => {
+    const busy = slowInfer();
+    // Let the first request reach the worker before the second arrives.
+    await new Promise((r) => setTimeout(r, 50));
+    const started = performance.now();
+    const late = await slowInfer('slow', { timeout: 1000 });
+    expect(late.status).toBe(504);
+    expect(((await late.json()) as { error: string }).error).toMatch(/timed out after waiting 1000 µs/);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect((await busy).status).toBe(200);
+    expect((await stats('slow')).dropped.timedOut).toBeGreaterThanOrEqual(1);
+  });
+
+  it('drops a queued request whose client disconnected, without running it', async () => {
+    const before = await stats('slow_cancel');
+    const busy = slowInfer('slow_cancel');
+    await new Promise((r) => setTimeout(r, 50));
+    const controller = new AbortController();
+    const abandoned = slowInfer('slow_cancel', {}, controller.signal).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 20));
+    controller.abort();
+    expect(await abandoned).toBeInstanceOf(Error);
+    expect((await busy).status).toBe(200);
+    const after = await stats('slow_cancel');
+    expect(after.dropped.cancelled - before.dropped.cancelled).toBe(1);
+    expect(after.execution_count - before.execution_count).toBe(1);
+  });
+});

@@ -1,0 +1,92 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLED_MODELS } from '../../src/modelgen/catalog.js';
+import { writeRepository } from '../helpers/repository.js';
+import { postJson, request, startServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+const LIMIT = 64 * 1024;
+
+beforeAll(async () => {
+  const repository = writeRepository([{ entry: BUNDLED_MODELS.find((e) => e.model === 'tiny_classifier')!, config: { max_batch_size: 8 } }]);
+  server = await startServer(repository, ['--max-body-bytes', String(LIMIT)]);
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+const inferUrl = () => `${server.url}/v2/models/tiny_classifier/infer`;
+const valid = { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 64], data: new Array(64).fill(0.1) }] };
+
+/** Writes raw bytes on a fresh connection and returns what the server sent back before closing. */
+function rawExchange(payload: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(server.httpPort, '127.0.0.1');
+    let received = '';
+    socket.on('data', (d) => (received += d.toString()));
+    socket.on('error', () => resolve(received));
+    socket.on('close', () => resolve(received));
+    socket.write(payload, (err) => err && reject(err));
+    setTimeout(() => socket.end(), 300);
+  });
+}
+
+describe('bodies over the limit', () => {
+  it('refuses a declared Content-Length over the limit with 413, before reading it', async () => {
+    const answer = await rawExchange(
+      `POST /v2/models/tiny_classifier/infer HTTP/1.1\r\nHost: x\r\nContent-Length: ${LIMIT * 1000}\r\n\r\n{"inputs":`,
+    );
+    expect(answer).toMatch(/^HTTP\/1.1 413/);
+    expect(answer).toMatch(/over the limit of 65536 bytes/);
+  });
+
+  it('cuts off a chunked body when it passes the limit', async () => {
+    const chunk = 'a'.repeat(16 * 1024);
+    const chunks = Array.from({ length: 8 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('');
+    const answer = await rawExchange(
+      `POST /v2/models/tiny_classifier/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}0\r\n\r\n`,
+    );
+    expect(answer).toMatch(/^HTTP\/1.1 413/);
+  });
+
+  it('accepts a chunked body under the limit', async () => {
+    const body = JSON.stringify(valid);
+    const answer = await rawExchange(
+      `POST /v2/models/tiny_classifier/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+    );
+    expect(answer).toMatch(/^HTTP\/1.1 200/);
+  });
+});
+
+describe('requests that disagree with the model', () => {
+  it.each([
+    ['a wrong datatype', { inputs: [{ name: 'input', datatype: 'FP64', shape: [1, 64], data: new Array(64).fill(0) }] }, /datatype FP64 does not match the model's FP32/],
+    ['a wrong shape', { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 63], data: new Array(63).fill(0) }] }, /shape \[1, 63\] does not match the model's \[-1, 64\]/],
+    ['a wrong rank', { inputs: [{ name: 'input', datatype: 'FP32', shape: [64], data: new Array(64).fill(0) }] }, /has 1 dimensions, the model expects 2/],
+    ['a batch over max_batch_size', { inputs: [{ name: 'input', datatype: 'FP32', shape: [9, 64], data: new Array(9 * 64).fill(0) }] }, /batch size 9 must be between 1 and max_batch_size 8/],
+    ['a missing input', { inputs: [{ name: 'other', datatype: 'FP32', shape: [1], data: [0] }] }, /unknown input "other"/],
+    ['a duplicate input', { inputs: [valid.inputs[0], valid.inputs[0]] }, /given more than once/],
+    ['data shorter than the shape', { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 64], data: [1] }] }, /data has 1 elements but shape \[1, 64\] needs 64/],
+    ['a huge declared shape with a tiny body', { inputs: [{ name: 'input', datatype: 'FP32', shape: [2 ** 40, 64], data: [1] }] }, /declares more elements/],
+    ['a negative timeout', { parameters: { timeout: -5 }, ...valid }, /parameter timeout must be an integer/],
+  ])('answers 400 for %s', async (_, body, message) => {
+    const answer = await postJson(inferUrl(), body);
+    expect(answer.status).toBe(400);
+    expect(answer.json()['error']).toMatch(message);
+  });
+
+  it('answers 400 for malformed and truncated JSON', async () => {
+    for (const body of ['{"inputs": [', 'not json', '']) {
+      const answer = await request(inferUrl(), { method: 'POST', body });
+      expect(answer.status, body).toBe(400);
+      expect(answer.json()['error']).toMatch(/JSON|empty/);
+    }
+  });
+
+  it('keeps serving after all of the above', async () => {
+    const answer = await postJson(inferUrl(), valid);
+    expect(answer.status).toBe(200);
+    expect((await request(`${server.url}/v2/health/live`)).status).toBe(200);
+  });
+});
