@@ -9,9 +9,6 @@ import { decodeBytesElements } from '../tensor/bytes-elements.js';
 import { lookupDatatype, viewBytes, type TensorData } from '../tensor/datatypes.js';
 import { decodeJsonData } from '../tensor/json-data.js';
 import { checkedElementCount } from '../tensor/shape.js';
-import { jsonDepthExceeds } from './json-depth.js';
-
-export const MAX_JSON_DEPTH = 64;
 
 export interface RestInferTarget {
   modelName: string;
@@ -48,9 +45,13 @@ function splitBody(body: Buffer, headerLength: string): { json: Buffer; binary: 
   return { json: body.subarray(0, length), binary: body.subarray(length) };
 }
 
+/**
+ * V8's JSON parser is iterative, so no depth of nesting can overflow the stack
+ * here, and the body limit bounds its memory. Every later walk of client data is
+ * bounded by a tensor's rank (MAX_RANK); nesting beyond a tensor's shape is refused.
+ */
 function parseJson(json: Buffer): JsonObject {
   if (json.length === 0) throw invalidArgument('request body is empty; expected a JSON inference request');
-  if (jsonDepthExceeds(json, MAX_JSON_DEPTH)) throw invalidArgument(`request JSON is nested deeper than ${MAX_JSON_DEPTH} levels`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(json.toString('utf8'));

@@ -31,17 +31,17 @@ export function send(
   closeConnection = false,
 ): void {
   if (state.finished) return;
-  const payload = typeof body === 'string' ? Buffer.from(body) : body;
   res.cork(() => {
     res.writeStatus(status);
-    if (payload.byteLength > 0 || contentType !== JSON_TYPE) res.writeHeader('Content-Type', contentType);
+    if (body.length > 0 || contentType !== JSON_TYPE) res.writeHeader('Content-Type', contentType);
     for (const [name, value] of headers) res.writeHeader(name, value);
-    if (payload.byteLength <= DIRECT_WRITE_LIMIT || closeConnection) {
-      res.end(payload, closeConnection);
+    // uWS takes strings as they are; the length check is in UTF-16 units, close enough for a threshold.
+    if (body.length <= DIRECT_WRITE_LIMIT || closeConnection) {
+      res.end(body, closeConnection);
       state.finished = true;
       return;
     }
-    streamBody(res, state, payload);
+    streamBody(res, state, typeof body === 'string' ? Buffer.from(body) : body);
   });
 }
 

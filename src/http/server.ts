@@ -4,6 +4,7 @@
  */
 import { ServingError } from '../errors.js';
 import type { InferenceService } from '../inference/service.js';
+import { Cancellation } from '../inference/types.js';
 import type { Logger } from '../observability/logger.js';
 import { readBody } from './body.js';
 import { decodeInferRequest } from './infer-request.js';
@@ -85,10 +86,10 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
     const headerLength = req.getHeader('inference-header-content-length');
     const contentLength = req.getHeader('content-length');
     const state: ResponseState = { finished: false };
-    const abort = new AbortController();
+    const cancellation = new Cancellation();
     res.onAborted(() => {
       state.finished = true;
-      abort.abort();
+      cancellation.cancel();
     });
     readBody(
       res,
@@ -104,7 +105,7 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
           sendError(res, state, error);
           return;
         }
-        request.signal = abort.signal;
+        request.cancellation = cancellation;
         service.infer(request).then(
           (response) => {
             if (state.finished) return;

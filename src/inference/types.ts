@@ -36,8 +36,35 @@ export interface InferRequest {
   /** Absent: every output of the model. */
   outputs?: RequestedOutput[];
   protocol: Protocol;
-  /** Aborted when the client goes away; a request still queued is then dropped. */
-  signal?: AbortSignal;
+  /** Cancelled when the client goes away; a request still queued is then dropped. */
+  cancellation?: Cancellation;
+}
+
+/**
+ * A client's cancellation, raised by the protocol adapter. One listener at a
+ * time and no event objects: it is created for every request on the hot path,
+ * where AbortController and EventTarget cost more than the rest of admission.
+ */
+export class Cancellation {
+  private cancelledFlag = false;
+  private listener: (() => void) | undefined;
+
+  get cancelled(): boolean {
+    return this.cancelledFlag;
+  }
+
+  cancel(): void {
+    if (this.cancelledFlag) return;
+    this.cancelledFlag = true;
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.();
+  }
+
+  /** Sets (or, with undefined, clears) the one listener. */
+  onCancel(listener: (() => void) | undefined): void {
+    this.listener = listener;
+  }
 }
 
 export interface OutputTensor extends Tensor {

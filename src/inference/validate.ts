@@ -97,6 +97,6 @@ export function validateRequest(request: InferRequest, spec: ModelSpec): Schedul
     priority,
     timeoutUs,
     outputNames,
-    ...(request.signal ? { signal: request.signal } : {}),
+    ...(request.cancellation ? { cancellation: request.cancellation } : {}),
   };
 }

@@ -36,6 +36,8 @@ export const modelConfigFileSchema = z
     execution_providers: z.array(z.enum(EXECUTION_PROVIDERS)).min(1).default(['cpu']),
     /** ONNX Runtime intra-op threads per instance; 0 lets ONNX Runtime choose. */
     intra_op_threads: int().min(0).max(256).default(1),
+    /** Let idle intra-op threads spin-wait: lower latency, but they compete with the I/O thread for cores. */
+    intra_op_spinning: z.boolean().default(false),
     version_policy: z
       .union([
         z.object({ latest: z.object({ num_versions: int().min(1) }).strict() }).strict(),

@@ -89,6 +89,7 @@ export class ModelRegistry {
         modelPath: discovered.modelPath,
         executionProviders: config?.execution_providers ?? ['cpu'],
         intraOpThreads: config?.intra_op_threads ?? 1,
+        intraOpSpinning: config?.intra_op_spinning ?? false,
       },
       config?.instances ?? 1,
     );

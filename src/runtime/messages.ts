@@ -11,6 +11,8 @@ export interface WorkerInit {
   executionProviders: ExecutionProvider[];
   /** 0 lets ONNX Runtime choose. */
   intraOpThreads: number;
+  /** Whether idle intra-op threads spin (lower latency, but they hold a core). */
+  intraOpSpinning: boolean;
 }
 
 export interface WireTensor {

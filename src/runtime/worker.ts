@@ -25,6 +25,8 @@ async function createSession(providers: ExecutionProvider[]): Promise<ort.Infere
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // Spinning intra-op threads would take the cores the main thread needs for I/O.
+    extra: { session: { intra_op: { allow_spinning: init.intraOpSpinning ? '1' : '0' } } },
     // ONNX Runtime prints its own error for a missing CUDA library; we report the reason ourselves.
     logSeverityLevel: providers[0] === 'cuda' ? 4 : 2,
   });

@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ServingError, toServingError } from '../errors.js';
-import type { InputTensor, OutputTensor } from '../inference/types.js';
+import type { Cancellation, InputTensor, OutputTensor } from '../inference/types.js';
 import type { ModelPool } from '../runtime/model-pool.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { assembleBatch, splitOutputs, toOutputTensors } from './batch-tensors.js';
@@ -24,7 +24,7 @@ export interface ScheduledRequest {
   timeoutUs: number;
   /** The outputs to return, in the order to return them. */
   outputNames: string[];
-  signal?: AbortSignal;
+  cancellation?: Cancellation;
 }
 
 interface Pending extends QueuedItem {
@@ -32,7 +32,6 @@ interface Pending extends QueuedItem {
   resolve(outputs: OutputTensor[]): void;
   reject(error: ServingError): void;
   timer: NodeJS.Timeout | undefined;
-  onAbort: (() => void) | undefined;
 }
 
 /** Worker errors can carry file paths; clients get the gist without them. */
@@ -69,8 +68,8 @@ export class VersionScheduler {
   }
 
   submit(request: ScheduledRequest): Promise<OutputTensor[]> {
-    const { signal } = request;
-    if (signal?.aborted) return Promise.reject(new ServingError('CANCELLED', 'request cancelled by the client'));
+    const { cancellation } = request;
+    if (cancellation?.cancelled) return Promise.reject(new ServingError('CANCELLED', 'request cancelled by the client'));
     return new Promise<OutputTensor[]>((resolve, reject) => {
       const item: Pending = {
         rows: request.rows,
@@ -82,7 +81,6 @@ export class VersionScheduler {
         resolve,
         reject,
         timer: undefined,
-        onAbort: undefined,
       };
       if (!this.batcher.enqueue(item)) {
         this.stats.dropped.rejected += 1;
@@ -98,10 +96,7 @@ export class VersionScheduler {
       if (request.timeoutUs > 0) {
         item.timer = setTimeout(() => this.expire(item), Math.max(1, Math.round(request.timeoutUs / 1000)));
       }
-      if (signal) {
-        item.onAbort = () => this.abandon(item);
-        signal.addEventListener('abort', item.onAbort, { once: true });
-      }
+      cancellation?.onCancel(() => this.abandon(item));
     });
   }
 
@@ -124,7 +119,7 @@ export class VersionScheduler {
   /** Drops the timer and abort listener of a request leaving the queue. */
   private release(item: Pending): void {
     if (item.timer) clearTimeout(item.timer);
-    if (item.onAbort) item.request.signal?.removeEventListener('abort', item.onAbort);
+    item.request.cancellation?.onCancel(undefined);
   }
 
   /** Settles every request of the batch; never rejects. */

@@ -1,5 +1,8 @@
 import { invalidArgument } from '../errors.js';
 
+/** More dimensions than any model has; it bounds every walk over nested tensor data. */
+export const MAX_RANK = 32;
+
 /**
  * Checks a client-supplied shape and returns its element count. Every dimension
  * must be a non-negative integer, and the product must stay within `maxElements`
@@ -7,6 +10,7 @@ import { invalidArgument } from '../errors.js';
  */
 export function checkedElementCount(shape: unknown, what: string, maxElements: number): number {
   if (!Array.isArray(shape)) throw invalidArgument(`${what}: shape must be an array of integers`);
+  if (shape.length > MAX_RANK) throw invalidArgument(`${what}: shape has ${shape.length} dimensions, more than ${MAX_RANK}`);
   let count = 1;
   for (let i = 0; i < shape.length; i++) {
     const dim: unknown = shape[i];

@@ -2,9 +2,9 @@
  * A real server process for integration tests: the compiled CLI on free
  * loopback ports, stopped with SIGTERM like in production.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { createInterface } from 'node:readline';
+import { startChild } from '../../bench/lib/child-server.js';
 import { projectFile } from '../../src/project-files.js';
 
 export interface TestServer {
@@ -17,40 +17,15 @@ export interface TestServer {
 }
 
 export async function startServer(repository: string, extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
-  const child = spawn(
+  const child = await startChild(
     process.execPath,
     [projectFile('dist', 'src', 'cli.js'), 'serve', '--model-repository', repository, '--host', '127.0.0.1',
       '--http-port', '0', '--grpc-port', '0', '--admin-port', '0', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+    (line) => line['msg'] === 'serving',
+    env,
   );
-  const logs: Record<string, unknown>[] = [];
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const serving = new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      let entry: Record<string, unknown>;
-      try {
-        entry = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return;
-      }
-      logs.push(entry);
-      if (entry['msg'] === 'serving') resolve(entry['httpPort'] as number);
-    });
-    void exited.then((code) => reject(new Error(`server exited with ${code} before serving: ${stderr}`)));
-  });
-  const httpPort = await serving;
-  return {
-    url: `http://127.0.0.1:${httpPort}`,
-    httpPort,
-    process: child,
-    logs,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
+  const httpPort = child.ready['httpPort'] as number;
+  return { url: `http://127.0.0.1:${httpPort}`, httpPort, process: child.process, logs: child.logs, stop: child.stop };
 }
 
 export interface HttpAnswer {

@@ -79,7 +79,9 @@ describe('decodeInferRequest', () => {
     ['a nameless input', json({ inputs: [{ datatype: 'FP32', shape: [1], data: [1] }] })],
     ['a non-string id', json({ id: 5, ...input({}) })],
     ['an object parameter', json({ parameters: { a: { b: 1 } }, ...input({}) })],
-    ['JSON nested past the limit', Buffer.from(`{"inputs":${'['.repeat(100)}${']'.repeat(100)}}`)],
+    ['data nested deeper than the shape', json(input({ shape: [1, 2], data: [[[1], [2]]] }))],
+    ['deeply nested data', Buffer.from(`{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":${'['.repeat(100000)}${']'.repeat(100000)}}]}`)],
+    ['a shape of more than 32 dimensions', json(input({ shape: new Array(40).fill(1), data: [1] }))],
   ])('refuses %s with a clear message', (_, body) => {
     expect(refusal(body).length).toBeGreaterThan(10);
   });
