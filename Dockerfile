@@ -1,0 +1,28 @@
+# Build: compile TypeScript and write the example models.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci
+COPY tsconfig.json ./
+COPY protos ./protos
+COPY src ./src
+COPY bench ./bench
+COPY test ./test
+COPY models ./models
+RUN npm run build
+
+# Run: production dependencies, compiled code, the model repository.
+# glibc 2.36 (bookworm) matches the pinned uWebSockets.js binaries.
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/models ./models
+COPY protos ./protos
+USER node
+EXPOSE 8000 8001 8002
+# SIGTERM drains in-flight requests (see --drain-timeout) before exiting.
+ENTRYPOINT ["node", "dist/src/cli.js"]
+CMD ["serve"]
