@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ServerConfig } from './config/server-config.js';
+import { startGrpcServer } from './grpc/server.js';
 import { startHttpServer } from './http/server.js';
 import { InferenceService } from './inference/service.js';
 import { ModelRegistry } from './models/registry.js';
@@ -17,6 +18,7 @@ export const SERVER_VERSION: string = (
 
 export interface RunningServer {
   httpPort: number;
+  grpcPort: number;
   service: InferenceService;
   /** Readiness off, in-flight requests answered, listeners closed, workers stopped. True if all finished in time. */
   shutdown(drainTimeoutSeconds: number): Promise<boolean>;
@@ -31,10 +33,21 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   // Listen before loading: liveness answers at once, readiness once the models are in.
   const http = await startHttpServer(service, { host: config.host, port: config.httpPort, maxBodyBytes: config.maxBodyBytes }, log);
-  log.info({ httpPort: http.port }, 'listening');
+  const grpc = await startGrpcServer(
+    service,
+    {
+      host: config.host,
+      port: config.grpcPort,
+      maxMessageBytes: config.grpcMaxMessageBytes,
+      maxConcurrentStreams: config.grpcMaxConcurrentStreams,
+    },
+    log,
+  );
+  const ports = { httpPort: http.port, grpcPort: grpc.port };
+  log.info(ports, 'listening');
   await registry.loadAll();
   const readiness = service.readiness();
-  log.info({ httpPort: http.port, ready: readiness.ready, notReady: readiness.notReady }, 'serving');
+  log.info({ ...ports, ready: readiness.ready, notReady: readiness.notReady }, 'serving');
 
   const shutdown = async (drainTimeoutSeconds: number): Promise<boolean> => {
     service.draining = true;
@@ -43,8 +56,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const drained = service.inFlight === 0;
     if (!drained) log.error({ abandoned: service.inFlight }, 'drain timeout: abandoning in-flight requests');
     http.close();
+    await grpc.close(Math.max(0, deadline - performance.now()));
     await registry.close();
     return drained;
   };
-  return { httpPort: http.port, service, shutdown };
+  return { ...ports, service, shutdown };
 }

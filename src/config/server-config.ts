@@ -22,6 +22,18 @@ export const OPTIONS = {
     help: 'largest request body accepted, in bytes',
     schema: z.coerce.number().int().min(1024).max(2 ** 31 - 1).default(64 * 1024 * 1024),
   },
+  grpcMaxMessageBytes: {
+    flag: 'grpc-max-message-bytes',
+    env: 'BRISK_GRPC_MAX_MESSAGE_BYTES',
+    help: 'largest gRPC message received, in bytes (larger: RESOURCE_EXHAUSTED)',
+    schema: z.coerce.number().int().min(1024).max(2 ** 31 - 1).default(64 * 1024 * 1024),
+  },
+  grpcMaxConcurrentStreams: {
+    flag: 'grpc-max-concurrent-streams',
+    env: 'BRISK_GRPC_MAX_CONCURRENT_STREAMS',
+    help: 'concurrent gRPC calls per connection',
+    schema: z.coerce.number().int().min(1).max(1_000_000).default(1024),
+  },
   drainTimeoutSeconds: {
     flag: 'drain-timeout',
     env: 'BRISK_DRAIN_TIMEOUT',

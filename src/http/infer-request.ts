@@ -5,9 +5,9 @@
  */
 import { invalidArgument } from '../errors.js';
 import type { InferRequest, InputTensor, Parameters, ParameterValue, RequestedOutput } from '../inference/types.js';
-import { decodeBytesElements } from '../tensor/bytes-elements.js';
-import { lookupDatatype, viewBytes, type TensorData } from '../tensor/datatypes.js';
+import { lookupDatatype, type TensorData } from '../tensor/datatypes.js';
 import { decodeJsonData } from '../tensor/json-data.js';
+import { decodeRawTensor } from '../tensor/raw-tensor.js';
 import { checkedElementCount } from '../tensor/shape.js';
 
 export interface RestInferTarget {
@@ -100,13 +100,13 @@ function decodeInput(raw: unknown, index: number, cursor: BinaryCursor, maxEleme
     if (typeof binarySize !== 'number' || !Number.isInteger(binarySize) || binarySize < 0) {
       throw invalidArgument(`${what}: binary_data_size must be a non-negative integer`);
     }
+    // Checked before taking the bytes, so a wrong size is named as such rather than as a short body.
     if (info.byteSize > 0 && binarySize !== count * info.byteSize) {
       throw invalidArgument(
         `${what}: binary_data_size ${binarySize} does not match shape [${(shape as number[]).join(', ')}] of ${datatype} (${count * info.byteSize} bytes)`,
       );
     }
-    const bytes = cursor.take(binarySize, what);
-    tensorData = info.byteSize > 0 ? viewBytes(info, bytes) : decodeBytesElements(bytes, count, what);
+    tensorData = decodeRawTensor(info, cursor.take(binarySize, what), count, shape as number[], what);
   } else {
     if (data === undefined) throw invalidArgument(`${what}: has neither data nor binary_data_size`);
     tensorData = decodeJsonData(info, data, shape as number[], count, what);

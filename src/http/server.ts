@@ -85,6 +85,8 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
     const modelVersion = versioned ? req.getParameter(1) ?? '' : undefined;
     const headerLength = req.getHeader('inference-header-content-length');
     const contentLength = req.getHeader('content-length');
+    const routingKey = req.getHeader('x-routing-key');
+    const traceparent = req.getHeader('traceparent');
     const state: ResponseState = { finished: false };
     const cancellation = new Cancellation();
     res.onAborted(() => {
@@ -106,6 +108,8 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
           return;
         }
         request.cancellation = cancellation;
+        if (routingKey) request.routingKey = routingKey;
+        if (traceparent) request.traceparent = traceparent;
         service.infer(request).then(
           (response) => {
             if (state.finished) return;

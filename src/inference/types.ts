@@ -38,6 +38,12 @@ export interface InferRequest {
   protocol: Protocol;
   /** Cancelled when the client goes away; a request still queued is then dropped. */
   cancellation?: Cancellation;
+  /** The transport's deadline (a gRPC call's), as µs left when it arrived; it bounds the wait in the queue. */
+  deadlineUs?: number;
+  /** Sticky-routing key from `x-routing-key` (header or metadata). */
+  routingKey?: string;
+  /** W3C trace context from the `traceparent` header or metadata. */
+  traceparent?: string;
 }
 
 /**

@@ -85,7 +85,9 @@ export function validateRequest(request: InferRequest, spec: ModelSpec): Schedul
     outputNames = spec.outputs.map((t) => t.name);
   }
 
-  const timeoutUs = integerParameter('timeout', request.parameters['timeout']) || spec.defaultTimeoutUs;
+  // The tightest of the request's own timeout and its transport deadline; the model's default otherwise.
+  const limits = [integerParameter('timeout', request.parameters['timeout']), request.deadlineUs ?? 0].filter((t) => t > 0);
+  const timeoutUs = limits.length ? Math.min(...limits) : spec.defaultTimeoutUs;
   const priority = integerParameter('priority', request.parameters['priority']) || 1;
   // Only requests whose non-batch dimensions agree can be concatenated.
   const signature = spec.variableInnerDims ? ordered.map((t) => t.shape.slice(1).join('x')).join('|') : '';

@@ -3,7 +3,7 @@
  * files in git and gets its model.onnx files from here; tests build the extra
  * models into temporary repositories.
  */
-import { channelStats, datatypeEcho, mixedTypes, mlp, slowModel } from './graphs.js';
+import { channelStats, datatypeEcho, ECHO_DATATYPES, mixedTypes, mlp, slowModel } from './graphs.js';
 import type { GraphSpec } from './onnx-writer.js';
 
 export interface CatalogEntry {
@@ -51,6 +51,8 @@ export const BUNDLED_MODELS: readonly CatalogEntry[] = [
 
 /** Models only the tests need: every datatype, and a deliberately slow one. */
 export const TEST_MODELS = {
-  datatypeEcho: { model: 'datatype_echo', version: 1, graph: datatypeEcho },
+  datatypeEcho: { model: 'datatype_echo', version: 1, graph: () => datatypeEcho() },
+  /** Every datatype that has typed gRPC contents: all but FP16. */
+  typedEcho: { model: 'typed_echo', version: 1, graph: () => datatypeEcho(ECHO_DATATYPES.filter((d) => d !== 'FP16')) },
   slow: { model: 'slow', version: 1, graph: () => slowModel(96) },
 } satisfies Record<string, CatalogEntry>;

@@ -125,12 +125,12 @@ export const ECHO_DATATYPES: readonly Datatype[] = [
 ];
 
 /** One Identity per datatype, `<type>_in` → `<type>_out`, shape [batch, n] with n variable. */
-export function datatypeEcho(): GraphSpec {
-  const names = ECHO_DATATYPES.map((d) => d.toLowerCase());
+export function datatypeEcho(datatypes: readonly Datatype[] = ECHO_DATATYPES): GraphSpec {
+  const names = datatypes.map((d) => d.toLowerCase());
   return {
     name: 'datatype_echo',
-    inputs: ECHO_DATATYPES.map((datatype, i) => ({ name: `${names[i]}_in`, datatype, shape: [BATCH, 'n'] })),
-    outputs: ECHO_DATATYPES.map((datatype, i) => ({ name: `${names[i]}_out`, datatype, shape: [BATCH, 'n'] })),
+    inputs: datatypes.map((datatype, i) => ({ name: `${names[i]}_in`, datatype, shape: [BATCH, 'n'] })),
+    outputs: datatypes.map((datatype, i) => ({ name: `${names[i]}_out`, datatype, shape: [BATCH, 'n'] })),
     initializers: [],
     nodes: names.map((n) => ({ op: 'Identity', inputs: [`${n}_in`], outputs: [`${n}_out`] })),
   };

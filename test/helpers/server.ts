@@ -10,6 +10,8 @@ import { projectFile } from '../../src/project-files.js';
 export interface TestServer {
   url: string;
   httpPort: number;
+  /** host:port of the gRPC listener. */
+  grpcAddress: string;
   process: ChildProcess;
   /** Every log line so far, parsed. */
   logs: Record<string, unknown>[];
@@ -25,7 +27,14 @@ export async function startServer(repository: string, extraArgs: readonly string
     env,
   );
   const httpPort = child.ready['httpPort'] as number;
-  return { url: `http://127.0.0.1:${httpPort}`, httpPort, process: child.process, logs: child.logs, stop: child.stop };
+  return {
+    url: `http://127.0.0.1:${httpPort}`,
+    httpPort,
+    grpcAddress: `127.0.0.1:${child.ready['grpcPort'] as number}`,
+    process: child.process,
+    logs: child.logs,
+    stop: child.stop,
+  };
 }
 
 export interface HttpAnswer {

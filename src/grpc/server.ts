@@ -1,0 +1,228 @@
+/**
+ * The Open Inference Protocol over gRPC (inference.GRPCInferenceService), the
+ * standard health service and server reflection, on @grpc/grpc-js. Like the
+ * REST adapter it only decodes and renders; the InferenceService decides.
+ */
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type GrpcObject,
+  type Metadata,
+  type ServerDuplexStream,
+  type ServerErrorResponse,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceClientConstructor,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { ServingError, toServingError } from '../errors.js';
+import type { InferenceService } from '../inference/service.js';
+import { Cancellation } from '../inference/types.js';
+import type { Logger } from '../observability/logger.js';
+import { decodeGrpcInferRequest } from './infer-request.js';
+import { encodeGrpcInferResponse } from './infer-response.js';
+import type { GrpcModelInferRequest, GrpcModelInferResponse } from './messages.js';
+import { loadServiceDefinitions } from './protos.js';
+import { GRPC_STATUS } from './status.js';
+
+export interface GrpcServerOptions {
+  host: string;
+  port: number;
+  maxMessageBytes: number;
+  maxConcurrentStreams: number;
+}
+
+export interface RunningGrpcServer {
+  port: number;
+  /** Stops accepting calls, lets running ones finish until the deadline, then cuts the rest. */
+  close(deadlineMs: number): Promise<void>;
+}
+
+const INFERENCE_SERVICE = 'inference.GRPCInferenceService';
+
+function toStatus(error: unknown): Partial<ServerErrorResponse> {
+  const serving = toServingError(error);
+  return { code: GRPC_STATUS[serving.code], details: serving.message };
+}
+
+const firstValue = (metadata: Metadata, key: string): string | undefined => {
+  const value = metadata.get(key)[0];
+  return typeof value === 'string' ? value : undefined;
+};
+
+/** µs left until the call's deadline, if it has one. */
+function deadlineUs(call: ServerUnaryCall<unknown, unknown> | ServerDuplexStream<unknown, unknown>): number | undefined {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (!Number.isFinite(at)) return undefined;
+  return Math.max(1, Math.round((at - Date.now()) * 1000));
+}
+
+function service(grpcObject: GrpcObject, path: string): ServiceClientConstructor {
+  let node: unknown = grpcObject;
+  for (const part of path.split('.')) node = (node as Record<string, unknown>)[part];
+  return node as ServiceClientConstructor;
+}
+
+export async function startGrpcServer(inference: InferenceService, options: GrpcServerOptions, log: Logger): Promise<RunningGrpcServer> {
+  const { definition, grpcObject } = loadServiceDefinitions();
+  const server = new Server({
+    'grpc.max_receive_message_length': options.maxMessageBytes,
+    'grpc.max_send_message_length': -1,
+    'grpc.max_concurrent_streams': options.maxConcurrentStreams,
+  });
+
+  /** One inference from a decoded message; the same path for unary and streaming calls. */
+  const infer = async (
+    message: GrpcModelInferRequest,
+    call: ServerUnaryCall<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
+    cancellation: Cancellation,
+  ): Promise<GrpcModelInferResponse> => {
+    // Unknown or unready models are refused before the message is decoded, as over REST.
+    inference.checkModelReady(message.model_name, message.model_version || undefined);
+    const deadline = deadlineUs(call);
+    const routingKey = firstValue(call.metadata, 'x-routing-key');
+    const traceparent = firstValue(call.metadata, 'traceparent');
+    const request = decodeGrpcInferRequest(message, {
+      messageBytes: options.maxMessageBytes,
+      ...(deadline !== undefined ? { deadlineUs: deadline } : {}),
+      ...(routingKey ? { routingKey } : {}),
+      ...(traceparent ? { traceparent } : {}),
+    });
+    request.cancellation = cancellation;
+    return encodeGrpcInferResponse(await inference.infer(request));
+  };
+
+  const unary =
+    <Req, Res>(handler: (request: Req) => Res) =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      try {
+        callback(null, handler(call.request));
+      } catch (error) {
+        callback(toStatus(error));
+      }
+    };
+
+  const logUnexpected = (error: unknown): void => {
+    if (!(error instanceof ServingError)) log.error({ err: error }, 'gRPC inference failed unexpectedly');
+  };
+
+  server.addService(service(grpcObject, INFERENCE_SERVICE).service, {
+    ServerLive: unary(() => ({ live: true })),
+    ServerReady: unary(() => ({ ready: inference.readiness().ready })),
+    ModelReady: unary((request: { name: string; version: string }) => {
+      try {
+        inference.checkModelReady(request.name, request.version || undefined);
+        return { ready: true };
+      } catch (error) {
+        if (error instanceof ServingError && error.code === 'MODEL_NOT_READY') return { ready: false };
+        throw error;
+      }
+    }),
+    ServerMetadata: unary(() => inference.serverMetadata()),
+    ModelMetadata: unary((request: { name: string; version: string }) =>
+      inference.modelMetadata(request.name, request.version || undefined),
+    ),
+    ModelInfer: (call: ServerUnaryCall<GrpcModelInferRequest, GrpcModelInferResponse>, callback: sendUnaryData<GrpcModelInferResponse>) => {
+      const cancellation = new Cancellation();
+      call.on('cancelled', () => cancellation.cancel());
+      infer(call.request, call, cancellation).then(
+        (response) => callback(null, response),
+        (error: unknown) => {
+          logUnexpected(error);
+          callback(toStatus(error));
+        },
+      );
+    },
+    ModelStreamInfer: (call: ServerDuplexStream<GrpcModelInferRequest, unknown>) => {
+      // Each request is answered on the stream as it finishes, in any order, with its id.
+      const inFlight = new Set<Cancellation>();
+      let inputEnded = false;
+      const finishIfDone = (): void => {
+        if (inputEnded && inFlight.size === 0 && !call.cancelled) call.end();
+      };
+      call.on('cancelled', () => {
+        for (const cancellation of inFlight) cancellation.cancel();
+      });
+      call.on('data', (message: GrpcModelInferRequest) => {
+        const cancellation = new Cancellation();
+        inFlight.add(cancellation);
+        infer(message, call, cancellation).then(
+          (response) => {
+            if (!call.cancelled && !call.destroyed) call.write({ error_message: '', infer_response: response });
+          },
+          (error: unknown) => {
+            logUnexpected(error);
+            const reason = toServingError(error).message;
+            if (!call.cancelled && !call.destroyed) {
+              call.write({ error_message: reason, infer_response: { id: message.id ?? '' } });
+            }
+          },
+        ).finally(() => {
+          inFlight.delete(cancellation);
+          finishIfDone();
+        });
+      });
+      call.on('end', () => {
+        inputEnded = true;
+        finishIfDone();
+      });
+    },
+  });
+
+  addHealthService(server, grpcObject, inference);
+  new ReflectionService(definition).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(new Error(`cannot listen on ${options.host}:${options.port} for gRPC: ${error.message}`)) : resolve(bound),
+    );
+  });
+
+  return {
+    port,
+    close: (deadlineMs) =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.forceShutdown(), deadlineMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}
+
+type HealthStatus = 'SERVING' | 'NOT_SERVING';
+
+/** grpc.health.v1.Health: '' and the inference service report the server's readiness. */
+function addHealthService(server: Server, grpcObject: GrpcObject, inference: InferenceService): void {
+  const known = new Set(['', INFERENCE_SERVICE]);
+  const current = (): HealthStatus => (inference.readiness().ready ? 'SERVING' : 'NOT_SERVING');
+  server.addService(service(grpcObject, 'grpc.health.v1.Health').service, {
+    Check: (call: ServerUnaryCall<{ service: string }, unknown>, callback: sendUnaryData<unknown>) => {
+      if (!known.has(call.request.service)) {
+        callback({ code: status.NOT_FOUND, details: `unknown service ${call.request.service}` });
+        return;
+      }
+      callback(null, { status: current() });
+    },
+    Watch: (call: ServerWritableStream<{ service: string }, unknown>) => {
+      if (!known.has(call.request.service)) {
+        call.write({ status: 'SERVICE_UNKNOWN' });
+        return;
+      }
+      let last: HealthStatus | undefined;
+      const report = (): void => {
+        const now = current();
+        if (now !== last && !call.cancelled) call.write({ status: now });
+        last = now;
+      };
+      report();
+      // Readiness changes rarely (load, drain); a second is quick enough for probes.
+      const timer = setInterval(report, 1000);
+      call.on('cancelled', () => clearInterval(timer));
+    },
+  });
+}
