@@ -33,6 +33,8 @@ export const modelConfigFileSchema = z
       .strict()
       .prefault({}),
     instances: int().min(1).max(64).default(1),
+    /** A batch running longer fails, and its worker is replaced; 0: no limit. Covers a replaced worker's reload too. */
+    batch_timeout_ms: int().min(0).max(3_600_000).default(30_000),
     execution_providers: z.array(z.enum(EXECUTION_PROVIDERS)).min(1).default(['cpu']),
     /** ONNX Runtime intra-op threads per instance; 0 lets ONNX Runtime choose. */
     intra_op_threads: int().min(0).max(256).default(1),

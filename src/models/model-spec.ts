@@ -22,6 +22,8 @@ export interface ModelSpec {
   maxQueueSize: number;
   defaultTimeoutUs: number;
   instances: number;
+  /** 0: no limit. */
+  batchTimeoutMs: number;
   /** Shapes include the batch dimension (as -1) when maxBatchSize > 0. */
   inputs: TensorMetadata[];
   outputs: TensorMetadata[];
@@ -87,6 +89,7 @@ export function resolveModelSpec(
     maxQueueSize: batching.max_queue_size,
     defaultTimeoutUs: batching.default_timeout_us,
     instances: config.instances,
+    batchTimeoutMs: config.batch_timeout_ms,
     inputs,
     outputs,
     variableInnerDims: inputs.some((t) => (batched ? t.shape.slice(1) : t.shape).includes(-1)),

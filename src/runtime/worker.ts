@@ -49,9 +49,12 @@ async function loadSession(): Promise<LoadedSession> {
   throw new Error(`no execution provider could load the model (${reasons.join('; ')})`);
 }
 
-const loading: Promise<LoadedSession> = loadSession();
-// Keep the failure for the tasks to report rather than crashing the thread at import.
-loading.catch(() => undefined);
+// Loaded during import: piscina sends a worker no task until its module has loaded, so a
+// replacement worker takes batches only once its session is ready. A failure is kept for
+// the tasks to report; throwing here would only make piscina restart the thread forever.
+const loaded: LoadedSession | Error = await loadSession().catch((error: unknown) =>
+  error instanceof Error ? error : new Error(String(error)),
+);
 
 function describeValue(meta: ort.InferenceSession.ValueMetadata): WireTensorSpec {
   if (!meta.isTensor) return { name: meta.name, type: 'non-tensor', isTensor: false, shape: [] };
@@ -95,6 +98,6 @@ async function run(session: ort.InferenceSession, task: Extract<WorkerTask, { ki
 }
 
 export default async function handle(task: WorkerTask): Promise<unknown> {
-  const loaded = await loading;
+  if (loaded instanceof Error) throw loaded;
   return task.kind === 'describe' ? describe(loaded) : run(loaded.session, task);
 }

@@ -136,7 +136,7 @@ export class VersionScheduler {
         this.inputNames,
       );
       const outputNames = this.outputsFor(batch);
-      const result = await this.pool.run(inputs, outputNames, transfer);
+      const result = await this.pool.run(inputs, outputNames, transfer, this.spec.batchTimeoutMs);
       this.stats.recordBatch(rows, result.computeSeconds);
       const outputs = toOutputTensors(result.outputs);
       const perRequest = this.spec.maxBatchSize > 0 ? splitOutputs(outputs, batch.map((i) => i.rows)) : [outputs];
