@@ -8,8 +8,9 @@
  * as tritonclient sends it. h2load sees only HTTP statuses, so the server's own
  * inference counter is checked against the calls answered.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadServiceDefinitions } from '../src/grpc/protos.js';
 import { projectFile } from '../src/project-files.js';
@@ -18,6 +19,7 @@ import { startChild, type ChildServer } from './lib/child-server.js';
 import { h2loadAvailable, runGrpcLoad } from './lib/h2load.js';
 import type { LoadResult } from './lib/load.js';
 import { machineInfo } from './lib/machine.js';
+import { fmt, medianRun } from './lib/report.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 
 const { values: args } = parseArgs({
@@ -56,8 +58,6 @@ interface Row {
   inferencesCounted?: number;
 }
 
-const medianBy = (runs: LoadResult[]): LoadResult =>
-  [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(runs.length / 2)]!;
 
 async function load(target: string, port: number, scenario: Scenario): Promise<Row> {
   const runs: LoadResult[] = [];
@@ -75,7 +75,7 @@ async function load(target: string, port: number, scenario: Scenario): Promise<R
     runs.push(result);
     process.stderr.write(`  ${target} run ${r + 1}: ${result.requestsPerSecond.toFixed(0)} calls/s p99 ${result.latencyMs.p99.toFixed(2)} ms\n`);
   }
-  return { target, runs, median: medianBy(runs) };
+  return { target, runs, median: medianRun(runs) };
 }
 
 async function inferenceCount(httpPort: number, model: string): Promise<number> {
@@ -84,7 +84,6 @@ async function inferenceCount(httpPort: number, model: string): Promise<number> 
   return body.model_stats[0]!.inference_count;
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function main(): Promise<void> {
   if (!(await h2loadAvailable())) throw new Error('h2load is not installed (Debian: apt-get install nghttp2-client)');
@@ -109,7 +108,7 @@ async function main(): Promise<void> {
 
   const brisk = await startChild(
     process.execPath,
-    [projectFile('dist', 'src', 'cli.js'), 'serve', '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--admin-port', '0'],
+    [projectFile('dist', 'src', 'cli.js'), 'serve', '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--admin-port', '0', '--state-dir', mkdtempSync(path.join(os.tmpdir(), 'brisk-bench-state-'))],
     (l) => l['msg'] === 'serving',
   );
   try {

@@ -7,7 +7,7 @@
  * this process) shares the machine's cores with the server under test, as it
  * does for every server compared. Each point is the median of --repeat runs.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,6 +16,7 @@ import { measureCeiling, type CeilingResult } from './ceiling.js';
 import { startChild, type ChildServer } from './lib/child-server.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import { machineInfo } from './lib/machine.js';
+import { fmt, medianRun } from './lib/report.js';
 import { requestBody, SCENARIOS, type Scenario } from './scenarios.js';
 
 const { values: args } = parseArgs({
@@ -51,7 +52,7 @@ const isServing = (line: Record<string, unknown>) => line['msg'] === 'serving';
 function startBrisk(): Promise<ChildServer> {
   return startChild(
     process.execPath,
-    [projectFile('dist', 'src', 'cli.js'), 'serve', '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--admin-port', '0'],
+    [projectFile('dist', 'src', 'cli.js'), 'serve', '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--admin-port', '0', '--state-dir', mkdtempSync(path.join(os.tmpdir(), 'brisk-bench-state-'))],
     isServing,
   );
 }
@@ -61,8 +62,6 @@ function startNaive(scenario: Scenario): Promise<ChildServer> {
   return startChild(process.execPath, [projectFile('dist', 'bench', 'naive-server.js'), modelPath, scenario.model], isServing);
 }
 
-const medianBy = (runs: LoadResult[]): LoadResult =>
-  [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(runs.length / 2)]!;
 
 async function measureServer(kind: ServerKind, scenario: Scenario, server: ChildServer): Promise<Point[]> {
   const port = (server.ready['httpPort'] ?? server.logs.find((l) => l['httpPort'])?.['httpPort']) as number;
@@ -84,12 +83,11 @@ async function measureServer(kind: ServerKind, scenario: Scenario, server: Child
         `  ${scenario.model} ${kind} c=${connections} run ${r + 1}: ${result.requestsPerSecond.toFixed(0)} req/s p99 ${result.latencyMs.p99.toFixed(2)} ms\n`,
       );
     }
-    points.push({ scenario: scenario.model, server: kind, connections, runs, median: medianBy(runs) });
+    points.push({ scenario: scenario.model, server: kind, connections, runs, median: medianRun(runs) });
   }
   return points;
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 function table(points: Point[], ceilings: Map<string, CeilingResult>): string {
   const lines = [

@@ -2,6 +2,7 @@
 /**
  * `brisk serve [flags]` (the default) and `brisk models [folder]`.
  */
+import { CliError, routesCommand } from './admin/routes-cli.js';
 import { ConfigError, configHelp, loadConfig } from './config/load-config.js';
 import { startServer } from './main.js';
 import { buildBundledModels } from './modelgen/build.js';
@@ -9,6 +10,7 @@ import { createLogger } from './observability/logger.js';
 
 const USAGE = `usage: brisk [serve] [flags]     serve a model repository over the Open Inference Protocol
        brisk models [--force] [dir]  write the bundled example models (default dir: models)
+       brisk routes list|show|set|promote|rollback|audit ...   canary and shadow routes (admin API)
 
 serve flags:
 ${configHelp()}`;
@@ -48,11 +50,15 @@ async function main(): Promise<void> {
     console.log(written.length ? written.map((f) => `wrote ${f}`).join('\n') : `models in ${dir} are up to date`);
     return;
   }
+  if (command === 'routes') {
+    console.log(await routesCommand(rest));
+    return;
+  }
   await serve(command === 'serve' ? rest : process.argv.slice(2));
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof CliError) {
     console.error(`brisk: ${error.message}`);
     process.exit(2);
   }

@@ -13,6 +13,9 @@ export const ERROR_CODES = [
   'DEADLINE_EXCEEDED',
   'CANCELLED',
   'SHUTTING_DOWN',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'CONFLICT',
   'INTERNAL',
 ] as const;
 

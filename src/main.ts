@@ -4,12 +4,19 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ServerConfig } from './config/server-config.js';
+import { loadAdminTokens } from './admin/tokens.js';
+import { startAdminServer } from './admin/server.js';
 import { startGrpcServer } from './grpc/server.js';
 import { startHttpServer } from './http/server.js';
 import { InferenceService } from './inference/service.js';
 import { ModelRegistry } from './models/registry.js';
 import type { Logger } from './observability/logger.js';
 import { projectFile } from './project-files.js';
+import { loadConfiguredRoutes } from './routing/configured-routes.js';
+import { RouteStore } from './routing/route-store.js';
+import { Router } from './routing/router.js';
+import { ShadowRunner } from './routing/shadow-runner.js';
+import { ShadowStatsTable } from './routing/shadow-stats.js';
 
 export const SERVER_NAME = 'brisk';
 export const SERVER_VERSION: string = (
@@ -19,18 +26,28 @@ export const SERVER_VERSION: string = (
 export interface RunningServer {
   httpPort: number;
   grpcPort: number;
+  /** Absent when no admin token is configured. */
+  adminPort?: number;
   service: InferenceService;
   /** Readiness off, in-flight requests answered, listeners closed, workers stopped. True if all finished in time. */
   shutdown(drainTimeoutSeconds: number): Promise<boolean>;
 }
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  // Fails the start early on an unreadable token file rather than serving without an admin API.
+  const adminTokens = loadAdminTokens(config.adminToken, config.adminTokenFile);
   const registry = new ModelRegistry(config.modelRepository, log);
-  const service = new InferenceService(registry, {
-    name: SERVER_NAME,
-    version: SERVER_VERSION,
-    extensions: ['binary_tensor_data', 'statistics', 'model_repository'],
-  });
+  const routes = new RouteStore(config.stateDir, log);
+  const shadowStats = new ShadowStatsTable();
+  const service = new InferenceService(
+    registry,
+    { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data', 'statistics', 'model_repository'] },
+    {
+      router: new Router(routes),
+      makeShadows: (execute) =>
+        new ShadowRunner({ maxInFlight: config.shadowMaxInFlight, timeoutUs: config.shadowTimeoutMs * 1000 }, shadowStats, execute),
+    },
+  );
   // Listen before loading: liveness answers at once, readiness once the models are in.
   const http = await startHttpServer(service, { host: config.host, port: config.httpPort, maxBodyBytes: config.maxBodyBytes }, log);
   const grpc = await startGrpcServer(
@@ -43,9 +60,17 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
     log,
   );
-  const ports = { httpPort: http.port, grpcPort: grpc.port };
-  log.info(ports, 'listening');
   await registry.loadAll();
+  routes.load(loadConfiguredRoutes(config.modelRepository, (model, version) => registry.servable(model, version), log));
+  const admin = adminTokens.length
+    ? await startAdminServer(
+        { store: routes, shadowStats, servable: (model, version) => registry.servable(model, version) },
+        { host: config.adminHost, port: config.adminPort, tokens: adminTokens },
+        log,
+      )
+    : undefined;
+  if (!admin) log.warn('admin API not started: no ADMIN_TOKEN and no --admin-token-file');
+  const ports = { httpPort: http.port, grpcPort: grpc.port, ...(admin ? { adminPort: admin.port } : {}) };
   const readiness = service.readiness();
   log.info({ ...ports, ready: readiness.ready, notReady: readiness.notReady }, 'serving');
 
@@ -56,6 +81,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const drained = service.inFlight === 0;
     if (!drained) log.error({ abandoned: service.inFlight }, 'drain timeout: abandoning in-flight requests');
     http.close();
+    admin?.close();
     await grpc.close(Math.max(0, deadline - performance.now()));
     await registry.close();
     return drained;

@@ -34,7 +34,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ser
       allowPositionals: false,
       options: {
         config: { type: 'string' },
-        ...Object.fromEntries(keys.map((k) => [OPTIONS[k].flag, { type: 'string' as const }])),
+        ...Object.fromEntries(keys.flatMap((k) => (OPTIONS[k].flag ? [[OPTIONS[k].flag, { type: 'string' as const }]] : []))),
       },
     });
   } catch (error) {
@@ -46,14 +46,16 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ser
   for (const key of keys) {
     const fromEnv = env[OPTIONS[key].env];
     if (fromEnv !== undefined && fromEnv !== '') merged[key] = fromEnv;
-    const fromFlag = flags[OPTIONS[key].flag];
+    const flag = OPTIONS[key].flag;
+    const fromFlag = flag ? flags[flag] : undefined;
     if (fromFlag !== undefined) merged[key] = fromFlag;
   }
   const result = serverConfigSchema.safeParse(merged);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const key = issue.path[0] as OptionKey | undefined;
-      const origin = key && OPTIONS[key] ? `${key} (--${OPTIONS[key].flag} / ${OPTIONS[key].env})` : issue.path.join('.') || 'config';
+      const option = key ? OPTIONS[key] : undefined;
+      const origin = option ? `${key} (${option.flag ? `--${option.flag} / ` : ''}${option.env})` : issue.path.join('.') || 'config';
       return `${origin}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
@@ -65,8 +67,9 @@ export function configHelp(): string {
   return keys
     .map((k) => {
       const o = OPTIONS[k];
-      const fallback = o.schema.parse(undefined);
-      return `  --${o.flag.padEnd(18)} ${o.help} (env ${o.env}, default ${JSON.stringify(fallback)})`;
+      const fallback: unknown = o.schema.parse(undefined);
+      const name = o.flag ? `--${o.flag}` : `(env only)`;
+      return `  ${name.padEnd(30)} ${o.help} (env ${o.env}${fallback === undefined ? '' : `, default ${JSON.stringify(fallback)}`})`;
     })
     .concat(['  --config FILE        JSON file with any of the settings above, by their camelCase names (env BRISK_CONFIG)'])
     .join('\n');

@@ -16,6 +16,43 @@ export const OPTIONS = {
   httpPort: { flag: 'http-port', env: 'BRISK_HTTP_PORT', help: 'REST port (0 picks a free one)', schema: port().default(8000) },
   grpcPort: { flag: 'grpc-port', env: 'BRISK_GRPC_PORT', help: 'gRPC port (0 picks a free one)', schema: port().default(8001) },
   adminPort: { flag: 'admin-port', env: 'BRISK_ADMIN_PORT', help: 'admin API port (0 picks a free one)', schema: port().default(8002) },
+  adminHost: {
+    flag: 'admin-host',
+    env: 'BRISK_ADMIN_HOST',
+    help: 'address the admin API listens on',
+    schema: z.string().min(1).default('127.0.0.1'),
+  },
+  adminToken: {
+    // No flag: a token on the command line would show in `ps`.
+    flag: undefined,
+    env: 'ADMIN_TOKEN',
+    help: 'bearer token for the admin API',
+    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+  },
+  adminTokenFile: {
+    flag: 'admin-token-file',
+    env: 'BRISK_ADMIN_TOKEN_FILE',
+    help: 'file of admin tokens, one per line: "<name> <token>" or "<token>"',
+    schema: z.string().min(1).optional(),
+  },
+  stateDir: {
+    flag: 'state-dir',
+    env: 'BRISK_STATE_DIR',
+    help: 'folder for state that survives restarts (routes)',
+    schema: z.string().min(1).default('./state'),
+  },
+  shadowMaxInFlight: {
+    flag: 'shadow-max-in-flight',
+    env: 'BRISK_SHADOW_MAX_IN_FLIGHT',
+    help: 'shadow copies running at once; more are dropped and counted',
+    schema: z.coerce.number().int().min(0).max(100_000).default(64),
+  },
+  shadowTimeoutMs: {
+    flag: 'shadow-timeout-ms',
+    env: 'BRISK_SHADOW_TIMEOUT_MS',
+    help: 'longest a shadow copy may wait in its queue',
+    schema: z.coerce.number().int().min(1).max(600_000).default(5000),
+  },
   maxBodyBytes: {
     flag: 'max-body-bytes',
     env: 'BRISK_MAX_BODY_BYTES',

@@ -4,11 +4,11 @@
  * REST adapter it only decodes and renders; the InferenceService decides.
  */
 import {
+  Metadata,
   Server,
   ServerCredentials,
   status,
   type GrpcObject,
-  type Metadata,
   type ServerDuplexStream,
   type ServerErrorResponse,
   type ServerUnaryCall,
@@ -79,7 +79,7 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     message: GrpcModelInferRequest,
     call: ServerUnaryCall<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
     cancellation: Cancellation,
-  ): Promise<GrpcModelInferResponse> => {
+  ): Promise<{ message: GrpcModelInferResponse; servedBy?: string }> => {
     // Unknown or unready models are refused before the message is decoded, as over REST.
     inference.checkModelReady(message.model_name, message.model_version || undefined);
     const deadline = deadlineUs(call);
@@ -92,7 +92,8 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
       ...(traceparent ? { traceparent } : {}),
     });
     request.cancellation = cancellation;
-    return encodeGrpcInferResponse(await inference.infer(request));
+    const response = await inference.infer(request);
+    return { message: encodeGrpcInferResponse(response), ...(response.servedBy ? { servedBy: response.servedBy } : {}) };
   };
 
   const unary =
@@ -129,7 +130,12 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
       const cancellation = new Cancellation();
       call.on('cancelled', () => cancellation.cancel());
       infer(call.request, call, cancellation).then(
-        (response) => callback(null, response),
+        ({ message, servedBy }) => {
+          // The target a route chose travels in the trailers, as a response header does over REST.
+          const trailers = new Metadata();
+          if (servedBy) trailers.set('x-served-by', servedBy);
+          callback(null, message, trailers);
+        },
         (error: unknown) => {
           logUnexpected(error);
           callback(toStatus(error));
@@ -150,7 +156,7 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
         const cancellation = new Cancellation();
         inFlight.add(cancellation);
         infer(message, call, cancellation).then(
-          (response) => {
+          ({ message: response }) => {
             if (!call.cancelled && !call.destroyed) call.write({ error_message: '', infer_response: response });
           },
           (error: unknown) => {

@@ -115,6 +115,7 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
             if (state.finished) return;
             try {
               const encoded = encodeInferResponse(response);
+              if (response.servedBy) encoded.headers.push(['x-served-by', response.servedBy]);
               send(res, state, OK, encoded.body, encoded.contentType, encoded.headers);
             } catch (error) {
               sendError(res, state, error);

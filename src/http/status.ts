@@ -10,5 +10,8 @@ export const HTTP_STATUS: Record<ErrorCode, string> = {
   DEADLINE_EXCEEDED: '504 Gateway Timeout',
   CANCELLED: '499 Client Closed Request',
   SHUTTING_DOWN: '503 Service Unavailable',
+  UNAUTHENTICATED: '401 Unauthorized',
+  FORBIDDEN: '403 Forbidden',
+  CONFLICT: '409 Conflict',
   INTERNAL: '500 Internal Server Error',
 };

@@ -3,6 +3,8 @@
  * request type and render what it returns; it knows nothing of HTTP or gRPC.
  */
 import type { ModelRegistry, ReadinessReport } from '../models/registry.js';
+import type { Router } from '../routing/router.js';
+import { ShadowRunner } from '../routing/shadow-runner.js';
 import type { VersionStats } from '../scheduling/version-stats.js';
 import type { InferRequest, InferResponse, ModelMetadata, ServerMetadata } from './types.js';
 import { validateRequest } from './validate.js';
@@ -28,10 +30,18 @@ export class InferenceService {
   /** Inference requests accepted and not yet answered. */
   inFlight = 0;
 
+  private readonly routing: { router: Router; shadows: ShadowRunner } | undefined;
+
   constructor(
     private readonly registry: ModelRegistry,
     private readonly server: ServerMetadata,
-  ) {}
+    routing?: { router: Router; makeShadows: (execute: (request: InferRequest) => Promise<InferResponse['outputs']>) => ShadowRunner },
+  ) {
+    this.routing = routing && {
+      router: routing.router,
+      shadows: routing.makeShadows(async (request) => (await this.run(request)).outputs),
+    };
+  }
 
   serverMetadata(): ServerMetadata {
     return this.server;
@@ -43,6 +53,11 @@ export class InferenceService {
   }
 
   modelMetadata(name: string, version?: string): ModelMetadata {
+    const routed = this.routing?.router.decide(name, version, undefined);
+    if (routed && !this.registry.has(name)) {
+      // A route that is not also a model describes itself by its primary target.
+      return { ...this.modelMetadata(routed.model, routed.version), name, versions: [] };
+    }
     const found = this.registry.findReady(name, version);
     const versions = version
       ? [found.version]
@@ -58,16 +73,34 @@ export class InferenceService {
 
   /** Throws (NOT_FOUND, MODEL_NOT_READY, INVALID_ARGUMENT) when the model version cannot serve. */
   checkModelReady(name: string, version?: string): void {
+    if (this.routing?.router.decide(name, version, undefined)) return;
     this.registry.findReady(name, version);
   }
 
   async infer(request: InferRequest): Promise<InferResponse> {
     this.inFlight += 1;
     try {
-      return await this.run(request);
+      return await this.route(request);
     } finally {
       this.inFlight -= 1;
     }
+  }
+
+  /** A route name is resolved to a target; sampled shadows get copies that run beside the primary. */
+  private async route(request: InferRequest): Promise<InferResponse> {
+    const decision = this.routing?.router.decide(request.modelName, request.modelVersion, request.routingKey);
+    if (!this.routing || !decision) return this.run(request);
+    const { shadows } = this.routing;
+    // Copied before the primary is queued: the batcher hands the primary's buffers to a worker.
+    const copies = decision.shadows
+      .filter((shadow) => shadows.admit(decision.route, shadow))
+      .map((shadow) => ({ shadow, copy: ShadowRunner.copyRequest(request, shadow) }));
+    const primary = this.run({ ...request, modelName: decision.model, modelVersion: decision.version });
+    for (const { shadow, copy } of copies) {
+      shadows.run(decision.route, shadow, copy, primary.then((r) => r.outputs, () => undefined));
+    }
+    const response = await primary;
+    return { ...response, modelName: request.modelName, servedBy: `${decision.model}/${decision.version}` };
   }
 
   private async run(request: InferRequest): Promise<InferResponse> {

@@ -83,6 +83,8 @@ export interface InferResponse {
   id?: string;
   parameters?: Parameters;
   outputs: OutputTensor[];
+  /** `model/version` that answered, when a route chose it. */
+  servedBy?: string;
   /** The request's own output choices, so the renderer can honour per-output parameters. */
   requestedOutputs?: RequestedOutput[];
   requestParameters: Parameters;

@@ -55,4 +55,6 @@ export const TEST_MODELS = {
   /** Every datatype that has typed gRPC contents: all but FP16. */
   typedEcho: { model: 'typed_echo', version: 1, graph: () => datatypeEcho(ECHO_DATATYPES.filter((d) => d !== 'FP16')) },
   slow: { model: 'slow', version: 1, graph: () => slowModel(96) },
+  /** Same inputs and outputs as `slow` (x → y, [batch, 4]) but fast: a primary for slow shadows. */
+  fast: { model: 'fast', version: 1, graph: () => mlp({ name: 'fast', widths: [4, 4], seed: 5, inputName: 'x', outputName: 'y', softmax: false }) },
 } satisfies Record<string, CatalogEntry>;

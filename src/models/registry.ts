@@ -130,6 +130,17 @@ export class ModelRegistry {
     return [...this.models.values()];
   }
 
+  has(name: string): boolean {
+    return this.models.has(name);
+  }
+
+  /** Whether a version exists and is ready; the reason when not, for route validation. */
+  servable(name: string, version: string): string | undefined {
+    const found = this.models.get(name)?.versions.find((v) => v.version === version);
+    if (!found) return 'is not in the model repository';
+    return found.state === 'READY' ? undefined : `is ${found.state.toLowerCase()}`;
+  }
+
   /** The model's versions, newest first; NOT_FOUND if the repository has no such model. */
   versionsOf(name: string): readonly ModelVersion[] {
     checkModelName(name);

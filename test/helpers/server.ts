@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { startChild } from '../../bench/lib/child-server.js';
 import { projectFile } from '../../src/project-files.js';
+import { tempDir } from './repository.js';
 
 export interface TestServer {
   url: string;
@@ -22,7 +23,7 @@ export async function startServer(repository: string, extraArgs: readonly string
   const child = await startChild(
     process.execPath,
     [projectFile('dist', 'src', 'cli.js'), 'serve', '--model-repository', repository, '--host', '127.0.0.1',
-      '--http-port', '0', '--grpc-port', '0', '--admin-port', '0', ...extraArgs],
+      '--http-port', '0', '--grpc-port', '0', '--admin-port', '0', '--state-dir', tempDir('state'), ...extraArgs],
     (line) => line['msg'] === 'serving',
     env,
   );

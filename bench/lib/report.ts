@@ -1,0 +1,8 @@
+import type { LoadResult } from './load.js';
+
+/** The run with the median throughput: a whole run, so its percentiles belong together. */
+export const medianRun = (runs: readonly LoadResult[]): LoadResult =>
+  [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(runs.length / 2)]!;
+
+export const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

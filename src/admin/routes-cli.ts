@@ -1,0 +1,127 @@
+/**
+ * `brisk routes list|show|set|promote|rollback|audit`: the admin API for people.
+ *   brisk routes set scorer 1=90 2=10 --shadow 3=100
+ * A target is `version=weight` (the model is the route's name) or `model/version=weight`.
+ * The address comes from --admin-url or BRISK_ADMIN_URL (default http://127.0.0.1:8002),
+ * the token from ADMIN_TOKEN or the first token in --token-file.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+interface RouteJson {
+  name: string;
+  revision: number;
+  updated_at: string;
+  targets: { model: string; version: string; weight: number }[];
+  shadows: { model: string; version: string; percent: number }[];
+  shadow_stats: { shadow: string; compared: number; errors: number; dropped: number; max_abs_diff: number; mean_abs_diff: number; argmax_agreement: number | null }[];
+}
+
+export class CliError extends Error {}
+
+function parseTarget(arg: string, route: string): { model: string; version: string; value: number } {
+  const match = /^(?:([A-Za-z0-9_][A-Za-z0-9_.-]*)\/)?(\d+)=(\d+(?:\.\d+)?)$/.exec(arg);
+  if (!match) throw new CliError(`cannot read ${JSON.stringify(arg)}: expected version=weight or model/version=weight`);
+  return { model: match[1] ?? route, version: match[2]!, value: Number(match[3]) };
+}
+
+function describe(route: RouteJson): string {
+  const lines = [`${route.name}  revision ${route.revision}  (changed ${route.updated_at})`];
+  for (const t of route.targets) lines.push(`  ${`${t.model}/${t.version}`.padEnd(24)} ${String(t.weight).padStart(3)}%`);
+  for (const s of route.shadows) {
+    const stats = route.shadow_stats.find((x) => x.shadow === `${s.model}/${s.version}`);
+    const figures = stats
+      ? `compared ${stats.compared}, errors ${stats.errors}, dropped ${stats.dropped}, max |diff| ${stats.max_abs_diff.toPrecision(3)}, mean |diff| ${stats.mean_abs_diff.toPrecision(3)}` +
+        (stats.argmax_agreement === null ? '' : `, argmax agreement ${(stats.argmax_agreement * 100).toFixed(1)}%`)
+      : '';
+    lines.push(`  shadow ${`${s.model}/${s.version}`.padEnd(17)} ${String(s.percent).padStart(3)}%  ${figures}`);
+  }
+  return lines.join('\n');
+}
+
+function token(tokenFile: string | undefined): string {
+  if (process.env['ADMIN_TOKEN']) return process.env['ADMIN_TOKEN'];
+  if (tokenFile) {
+    const line = readFileSync(tokenFile, 'utf8').split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('#'));
+    if (line) return line.split(/\s+/).at(-1)!;
+  }
+  throw new CliError('no admin token: set ADMIN_TOKEN or pass --token-file');
+}
+
+export async function routesCommand(argv: string[]): Promise<string> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'admin-url': { type: 'string' },
+      'token-file': { type: 'string' },
+      shadow: { type: 'string', multiple: true },
+      'if-match': { type: 'string' },
+    },
+  });
+  const [command, route, ...targets] = positionals;
+  const base = (values['admin-url'] ?? process.env['BRISK_ADMIN_URL'] ?? 'http://127.0.0.1:8002').replace(/\/$/, '');
+  const headers: Record<string, string> = { authorization: `Bearer ${token(values['token-file'])}` };
+  if (values['if-match']) headers['if-match'] = values['if-match'];
+
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      let message = text;
+      try {
+        message = (JSON.parse(text) as { error: string }).error;
+      } catch {
+        // Not our JSON: show what came back.
+      }
+      throw new CliError(`${response.status}: ${message}`);
+    }
+    return JSON.parse(text) as T;
+  };
+  const needRoute = (): string => {
+    if (!route) throw new CliError(`routes ${command} needs a route name`);
+    return route;
+  };
+
+  switch (command) {
+    case 'list': {
+      const { routes } = await call<{ routes: RouteJson[] }>('GET', '/admin/routes');
+      return routes.length ? routes.map(describe).join('\n\n') : 'no routes';
+    }
+    case 'show':
+      return describe(await call<RouteJson>('GET', `/admin/routes/${encodeURIComponent(needRoute())}`));
+    case 'set': {
+      const name = needRoute();
+      if (targets.length === 0) throw new CliError('routes set needs at least one target: version=weight');
+      const body = {
+        targets: targets.map((t) => {
+          const { model, version, value } = parseTarget(t, name);
+          return { model, version, weight: value };
+        }),
+        shadows: (values.shadow ?? []).map((t) => {
+          const { model, version, value } = parseTarget(t, name);
+          return { model, version, percent: value };
+        }),
+      };
+      return describe(await call<RouteJson>('PUT', `/admin/routes/${encodeURIComponent(name)}`, body));
+    }
+    case 'promote':
+    case 'rollback':
+      return describe(await call<RouteJson>('POST', `/admin/routes/${encodeURIComponent(needRoute())}/${command}`));
+    case 'audit': {
+      const { entries } = await call<{ entries: { at: string; token: string; route: string; action: string; revision: number; after: { targets: RouteJson['targets'] } }[] }>(
+        'GET',
+        '/admin/audit',
+      );
+      return entries
+        .map((e) => `${e.at}  ${e.token}  ${e.action} ${e.route} → revision ${e.revision}: ${e.after.targets.map((t) => `${t.model}/${t.version}=${t.weight}`).join(' ')}`)
+        .join('\n') || 'no changes yet';
+    }
+    default:
+      throw new CliError('usage: brisk routes list|show <route>|set <route> <version=weight>... [--shadow version=percent]|promote <route>|rollback <route>|audit');
+  }
+}

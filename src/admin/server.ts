@@ -1,0 +1,161 @@
+/**
+ * The admin API, on its own port, bound to 127.0.0.1 unless told otherwise.
+ * Every call needs a bearer token; requests from browsers (an Origin header)
+ * are refused, so a web page cannot drive it. A stable contract for scripts:
+ *   GET  /admin/routes, GET /admin/routes/{route}   state with `revision` (and ETag)
+ *   PUT  /admin/routes/{route}                      full replacement, validated
+ *   POST /admin/routes/{route}/promote | /rollback
+ *   GET  /admin/audit                               every change
+ * A stale If-Match gets 409; invalid input 400 and nothing changes.
+ */
+import { ServingError, invalidArgument } from '../errors.js';
+import { readBody } from '../http/body.js';
+import { send, sendError, sendJson, type Header, type ResponseState } from '../http/respond.js';
+import { uws, type HttpRequest, type HttpResponse } from '../http/uws.js';
+import { isModelName } from '../models/names.js';
+import type { Logger } from '../observability/logger.js';
+import type { RouteStore, RouteState } from '../routing/route-store.js';
+import { parseRouteSpec, targetId, type RouteSpec } from '../routing/route.js';
+import type { ShadowStatsTable } from '../routing/shadow-stats.js';
+import { authenticate, type AdminToken } from './tokens.js';
+
+export interface AdminServerOptions {
+  host: string;
+  port: number;
+  tokens: readonly AdminToken[];
+}
+
+export interface AdminDependencies {
+  store: RouteStore;
+  shadowStats: ShadowStatsTable;
+  /** Why a model version cannot be a route target, or undefined when it can. */
+  servable(model: string, version: string): string | undefined;
+}
+
+const MAX_ADMIN_BODY = 1024 * 1024;
+const OK = '200 OK';
+
+function routeJson(route: RouteState, stats: ShadowStatsTable): unknown {
+  return {
+    name: route.name,
+    revision: route.revision,
+    updated_at: route.updatedAt,
+    targets: route.spec.targets,
+    shadows: route.spec.shadows,
+    shadow_stats: route.spec.shadows.map((s) => ({ shadow: targetId(s), ...stats.for(route.name, targetId(s)).toJSON() })),
+  };
+}
+
+function parseIfMatch(header: string): number | undefined {
+  if (header === '') return undefined;
+  const match = /^(?:W\/)?"?(\d{1,12})"?$/.exec(header.trim());
+  if (!match) throw invalidArgument(`If-Match ${JSON.stringify(header.slice(0, 32))} is not a revision`);
+  return Number(match[1]);
+}
+
+export function startAdminServer(deps: AdminDependencies, options: AdminServerOptions, log: Logger): Promise<{ port: number; close(): void }> {
+  const app = uws.App();
+  const { store, shadowStats } = deps;
+
+  const sendRoute = (res: HttpResponse, state: ResponseState, route: RouteState): void => {
+    const etag: Header = ['ETag', `"${route.revision}"`];
+    sendJson(res, state, OK, routeJson(route, shadowStats), [etag]);
+  };
+
+  /** Authentication and the browser check, then the handler; request data is copied before any await. */
+  const guarded =
+    (handler: (res: HttpResponse, state: ResponseState, token: string, req: { route: string; ifMatch: string; contentLength: string }) => void) =>
+    (res: HttpResponse, req: HttpRequest): void => {
+      const state: ResponseState = { finished: false };
+      res.onAborted(() => (state.finished = true));
+      const origin = req.getHeader('origin');
+      const token = authenticate(req.getHeader('authorization'), options.tokens);
+      const copied = { route: req.getParameter(0) ?? '', ifMatch: req.getHeader('if-match'), contentLength: req.getHeader('content-length') };
+      try {
+        if (origin) throw new ServingError('FORBIDDEN', 'the admin API does not answer browsers (requests with an Origin header)');
+        if (!token) throw new ServingError('UNAUTHENTICATED', 'missing or wrong bearer token');
+        handler(res, state, token, copied);
+      } catch (error) {
+        // Refused before the body was read: answer and close the connection.
+        sendError(res, state, error, true);
+      }
+    };
+
+  const change = (res: HttpResponse, state: ResponseState, pending: Promise<RouteState>): void => {
+    pending.then(
+      (route) => sendRoute(res, state, route),
+      (error: unknown) => sendError(res, state, error),
+    );
+  };
+
+  app.get('/admin/routes', guarded((res, state) => sendJson(res, state, OK, { routes: store.list().map((r) => routeJson(r, shadowStats)) })));
+
+  app.get(
+    '/admin/routes/:route',
+    guarded((res, state, _token, { route }) => {
+      const found = store.get(route);
+      if (!found) throw new ServingError('NOT_FOUND', `no route ${route}`);
+      sendRoute(res, state, found);
+    }),
+  );
+
+  app.put(
+    '/admin/routes/:route',
+    guarded((res, state, token, { route, ifMatch, contentLength }) => {
+      const revision = parseIfMatch(ifMatch);
+      readBody(
+        res,
+        contentLength,
+        MAX_ADMIN_BODY,
+        (body) => {
+          let spec: RouteSpec;
+          try {
+            if (!isModelName(route)) throw invalidArgument(`route name ${JSON.stringify(route.slice(0, 64))} is not valid: names are letters, digits, '_', '.', '-'`);
+            let raw: unknown;
+            try {
+              raw = JSON.parse(body.toString('utf8'));
+            } catch {
+              throw invalidArgument('body is not valid JSON');
+            }
+            spec = parseRouteSpec(raw, deps.servable);
+          } catch (error) {
+            sendError(res, state, error);
+            return;
+          }
+          change(res, state, store.set(route, spec, token, revision));
+        },
+        (error) => sendError(res, state, error, true),
+      );
+    }),
+  );
+
+  for (const action of ['promote', 'rollback'] as const) {
+    app.post(
+      `/admin/routes/:route/${action}`,
+      guarded((res, state, token, { route, ifMatch }) => {
+        res.onData(() => undefined);
+        const revision = parseIfMatch(ifMatch);
+        change(res, state, action === 'promote' ? store.promote(route, token, revision) : store.rollback(route, token, revision));
+      }),
+    );
+  }
+
+  app.get('/admin/audit', guarded((res, state) => sendJson(res, state, OK, { entries: store.audit() })));
+
+  app.any(
+    '/*',
+    guarded((res, state) => send(res, state, '404 Not Found', JSON.stringify({ error: 'no such admin endpoint' }))),
+  );
+
+  return new Promise((resolve, reject) => {
+    app.listen(options.host, options.port, (socket) => {
+      if (!socket) {
+        reject(new Error(`cannot listen on ${options.host}:${options.port} for the admin API`));
+        return;
+      }
+      const port = uws.us_socket_local_port(socket);
+      log.info({ adminHost: options.host, adminPort: port, tokens: options.tokens.map((t) => t.name) }, 'admin API listening');
+      resolve({ port, close: () => uws.us_listen_socket_close(socket) });
+    });
+  });
+}

@@ -1,0 +1,36 @@
+/**
+ * Routes declared in the model repository, `<repository>/routes.json`:
+ * `{"<route>": {"targets": [...], "shadows": [...]}}`. They apply when the state
+ * directory holds no saved routes. An invalid route is logged and left out.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../observability/logger.js';
+import { parseRouteSpec, type RouteSpec } from './route.js';
+
+export const ROUTES_FILE = 'routes.json';
+
+export function loadConfiguredRoutes(
+  repository: string,
+  servable: (model: string, version: string) => string | undefined,
+  log: Logger,
+): Record<string, RouteSpec> {
+  const file = path.join(repository, ROUTES_FILE);
+  if (!existsSync(file)) return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    log.error({ file: ROUTES_FILE, reason: error instanceof Error ? error.message : String(error) }, 'routes file is not valid JSON; no routes configured');
+    return {};
+  }
+  const routes: Record<string, RouteSpec> = {};
+  for (const [name, spec] of Object.entries(raw as Record<string, unknown>)) {
+    try {
+      routes[name] = parseRouteSpec(spec, servable);
+    } catch (error) {
+      log.error({ route: name, reason: error instanceof Error ? error.message : String(error) }, 'configured route left out');
+    }
+  }
+  return routes;
+}

@@ -1,0 +1,43 @@
+/**
+ * Which model version serves a request. A request naming a version goes
+ * there; a request naming a route is split by the route's slots (sticky on its
+ * routing key, random otherwise); any other name is a model and its version
+ * policy decides. Shadows are sampled here too.
+ */
+import type { RouteStore } from './route-store.js';
+import type { ShadowTarget } from './route.js';
+import { pickSlot } from './slots.js';
+
+export type TargetRole = 'primary' | 'canary';
+
+export interface RouteDecision {
+  route: string;
+  model: string;
+  version: string;
+  /** The target with the largest weight is the primary; the others are canaries. */
+  role: TargetRole;
+  shadows: ShadowTarget[];
+}
+
+export class Router {
+  constructor(
+    private readonly store: RouteStore,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  decide(name: string, version: string | undefined, routingKey: string | undefined): RouteDecision | undefined {
+    if (version !== undefined && version !== '') return undefined;
+    const route = this.store.get(name);
+    if (!route) return undefined;
+    const owner = route.slots[pickSlot(routingKey, this.random)]!;
+    const target = route.spec.targets.find((t) => `${t.model}/${t.version}` === owner)!;
+    const heaviest = route.spec.targets.reduce((a, b) => (b.weight > a.weight ? b : a));
+    return {
+      route: name,
+      model: target.model,
+      version: target.version,
+      role: target === heaviest ? 'primary' : 'canary',
+      shadows: route.spec.shadows.filter((s) => this.random() * 100 < s.percent),
+    };
+  }
+}

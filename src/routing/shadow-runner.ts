@@ -1,0 +1,69 @@
+/**
+ * Runs mirrored copies of requests on shadow targets and compares their answers
+ * with the primary's. A copy never delays or changes the primary answer: it is
+ * started beside it, at the lowest priority in the shadow model's queue, with a
+ * time limit, and at most `maxInFlight` copies run at once; beyond that they
+ * are dropped and counted, so shadow work is the first thing shed under load.
+ */
+import type { InferRequest, OutputTensor } from '../inference/types.js';
+import type { ShadowTarget } from './route.js';
+import { targetId } from './route.js';
+import { compareOutputs } from './shadow-compare.js';
+import type { ShadowStatsTable } from './shadow-stats.js';
+
+/** Lower than any client priority: a shadow copy waits behind every real request. */
+export const SHADOW_PRIORITY = 2 ** 31 - 1;
+
+export interface ShadowRunnerOptions {
+  maxInFlight: number;
+  timeoutUs: number;
+}
+
+export class ShadowRunner {
+  private inFlight = 0;
+
+  constructor(
+    private readonly options: ShadowRunnerOptions,
+    readonly stats: ShadowStatsTable,
+    private readonly execute: (request: InferRequest) => Promise<OutputTensor[]>,
+  ) {}
+
+  /** True if a copy would be run now; false means it would be dropped (and is counted so). */
+  admit(route: string, shadow: ShadowTarget): boolean {
+    if (this.inFlight < this.options.maxInFlight) return true;
+    this.stats.for(route, targetId(shadow)).dropped += 1;
+    return false;
+  }
+
+  /** A private copy of the inputs: the primary's buffers move to its worker thread. */
+  static copyRequest(request: InferRequest, shadow: ShadowTarget): InferRequest {
+    return {
+      modelName: shadow.model,
+      modelVersion: shadow.version,
+      parameters: { priority: SHADOW_PRIORITY },
+      inputs: request.inputs.map((input) => ({
+        ...input,
+        data: Array.isArray(input.data) ? [...input.data] : input.data.slice(),
+      })),
+      ...(request.outputs ? { outputs: request.outputs } : {}),
+      protocol: request.protocol,
+    };
+  }
+
+  run(route: string, shadow: ShadowTarget, copy: InferRequest, primary: Promise<OutputTensor[] | undefined>): void {
+    const stats = this.stats.for(route, targetId(shadow));
+    this.inFlight += 1;
+    copy.deadlineUs = this.options.timeoutUs;
+    Promise.all([this.execute(copy), primary])
+      .then(([shadowOutputs, primaryOutputs]) => {
+        // A failed primary leaves nothing to compare against; that is not the shadow's fault.
+        if (primaryOutputs) stats.record(compareOutputs(primaryOutputs, shadowOutputs, shadow.class_scores));
+      })
+      .catch(() => {
+        stats.errors += 1;
+      })
+      .finally(() => {
+        this.inFlight -= 1;
+      });
+  }
+}
