@@ -13,6 +13,7 @@ import { ModelRegistry } from './models/registry.js';
 import type { Logger } from './observability/logger.js';
 import { projectFile } from './project-files.js';
 import { loadConfiguredRoutes } from './routing/configured-routes.js';
+import { LoadSignal } from './routing/load-signal.js';
 import { RouteStore } from './routing/route-store.js';
 import { Router } from './routing/router.js';
 import { ShadowRunner } from './routing/shadow-runner.js';
@@ -39,13 +40,23 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const registry = new ModelRegistry(config.modelRepository, log);
   const routes = new RouteStore(config.stateDir, log);
   const shadowStats = new ShadowStatsTable();
+  const loadSignal = new LoadSignal();
   const service = new InferenceService(
     registry,
     { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data', 'statistics', 'model_repository'] },
     {
       router: new Router(routes),
       makeShadows: (execute) =>
-        new ShadowRunner({ maxInFlight: config.shadowMaxInFlight, timeoutUs: config.shadowTimeoutMs * 1000 }, shadowStats, execute),
+        new ShadowRunner(
+          {
+            maxInFlight: config.shadowMaxInFlight,
+            timeoutUs: config.shadowTimeoutMs * 1000,
+            maxLoad: config.shadowMaxLoad,
+            load: () => loadSignal.utilization,
+          },
+          shadowStats,
+          execute,
+        ),
     },
   );
   // Listen before loading: liveness answers at once, readiness once the models are in.
@@ -84,6 +95,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     admin?.close();
     await grpc.close(Math.max(0, deadline - performance.now()));
     await registry.close();
+    loadSignal.stop();
     return drained;
   };
   return { ...ports, service, shutdown };

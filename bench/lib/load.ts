@@ -13,6 +13,8 @@ export interface LoadOptions {
   headers: Record<string, string>;
   /** Seconds of load before measuring, discarded. */
   warmupSeconds?: number;
+  /** A fixed arrival rate over all connections; absent: each connection sends as fast as it is answered. */
+  ratePerSecond?: number;
 }
 
 export interface LoadResult {
@@ -40,6 +42,7 @@ function run(options: LoadOptions, durationSeconds: number, onLatency?: (ms: num
         duration: durationSeconds,
         body: options.body,
         headers: options.headers,
+        ...(options.ratePerSecond ? { overallRate: options.ratePerSecond } : {}),
       },
       (error, result) => (error ? reject(error) : resolve(result)),
     );

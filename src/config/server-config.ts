@@ -47,6 +47,12 @@ export const OPTIONS = {
     help: 'shadow copies running at once; more are dropped and counted',
     schema: z.coerce.number().int().min(0).max(100_000).default(64),
   },
+  shadowMaxLoad: {
+    flag: 'shadow-max-load',
+    env: 'BRISK_SHADOW_MAX_LOAD',
+    help: 'I/O-thread utilisation (0-1) above which shadow copies are shed; 1 sheds only when --shadow-max-in-flight is reached',
+    schema: z.coerce.number().min(0).max(1).default(0.8),
+  },
   shadowTimeoutMs: {
     flag: 'shadow-timeout-ms',
     env: 'BRISK_SHADOW_TIMEOUT_MS',

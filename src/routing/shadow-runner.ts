@@ -2,8 +2,9 @@
  * Runs mirrored copies of requests on shadow targets and compares their answers
  * with the primary's. A copy never delays or changes the primary answer: it is
  * started beside it, at the lowest priority in the shadow model's queue, with a
- * time limit, and at most `maxInFlight` copies run at once; beyond that they
- * are dropped and counted, so shadow work is the first thing shed under load.
+ * time limit, and only while the I/O thread is below `maxLoad` and fewer than
+ * `maxInFlight` copies run; otherwise the copy is dropped and counted, so
+ * shadow work is the first thing shed under load.
  */
 import type { InferRequest, OutputTensor } from '../inference/types.js';
 import type { ShadowTarget } from './route.js';
@@ -17,6 +18,10 @@ export const SHADOW_PRIORITY = 2 ** 31 - 1;
 export interface ShadowRunnerOptions {
   maxInFlight: number;
   timeoutUs: number;
+  /** Event-loop utilisation above which copies are shed; 1 never sheds for load. */
+  maxLoad: number;
+  /** The I/O thread's current utilisation, 0 to 1. */
+  load: () => number;
 }
 
 export class ShadowRunner {
@@ -30,7 +35,7 @@ export class ShadowRunner {
 
   /** True if a copy would be run now; false means it would be dropped (and is counted so). */
   admit(route: string, shadow: ShadowTarget): boolean {
-    if (this.inFlight < this.options.maxInFlight) return true;
+    if (this.inFlight < this.options.maxInFlight && (this.options.maxLoad >= 1 || this.options.load() < this.options.maxLoad)) return true;
     this.stats.for(route, targetId(shadow)).dropped += 1;
     return false;
   }

@@ -11,7 +11,8 @@ let server: TestServer;
 let adminUrl: string;
 
 async function start(): Promise<TestServer> {
-  const started = await startServer(repository, ['--state-dir', stateDir], { ADMIN_TOKEN: TOKEN });
+  // Shadows are never shed for load here, so comparison counts are exact (shedding has its unit test).
+  const started = await startServer(repository, ['--state-dir', stateDir, '--shadow-max-load', '1'], { ADMIN_TOKEN: TOKEN });
   adminUrl = `http://127.0.0.1:${started.logs.find((l) => l['msg'] === 'serving')!['adminPort'] as number}`;
   return started;
 }

@@ -5,6 +5,8 @@ import { createLogger } from '../../src/observability/logger.js';
 import { parseRouteSpec } from '../../src/routing/route.js';
 import { RouteStore, STATE_FILE } from '../../src/routing/route-store.js';
 import { compareOutputs } from '../../src/routing/shadow-compare.js';
+import { ShadowRunner } from '../../src/routing/shadow-runner.js';
+import { ShadowStatsTable } from '../../src/routing/shadow-stats.js';
 import { assignSlots, keySlot, SLOT_COUNT } from '../../src/routing/slots.js';
 import { tempDir } from '../helpers/repository.js';
 
@@ -77,6 +79,30 @@ describe('shadow comparison', () => {
 
   it('refuses outputs of another shape', () => {
     expect(() => compareOutputs([tensor([1, 2, 3, 4])], [tensor([1, 2], [1, 2])], [])).toThrow(/shape/);
+  });
+});
+
+describe('shadow shedding', () => {
+  const shadow = { model: 'm', version: '2', percent: 100, class_scores: [] };
+
+  it('sheds copies while the I/O thread is busier than maxLoad, and counts them', () => {
+    let load = 0.95;
+    const stats = new ShadowStatsTable();
+    const runner = new ShadowRunner({ maxInFlight: 10, timeoutUs: 1000, maxLoad: 0.8, load: () => load }, stats, async () => []);
+    expect(runner.admit('r', shadow)).toBe(false);
+    load = 0.5;
+    expect(runner.admit('r', shadow)).toBe(true);
+    expect(stats.for('r', 'm/2').dropped).toBe(1);
+  });
+
+  it('sheds copies past maxInFlight', () => {
+    const stats = new ShadowStatsTable();
+    const never = new Promise<never>(() => undefined);
+    const runner = new ShadowRunner({ maxInFlight: 1, timeoutUs: 1000, maxLoad: 1, load: () => 1 }, stats, () => never);
+    expect(runner.admit('r', shadow)).toBe(true);
+    runner.run('r', shadow, { modelName: 'm', parameters: {}, inputs: [], protocol: 'rest' }, never);
+    expect(runner.admit('r', shadow)).toBe(false);
+    expect(stats.for('r', 'm/2').dropped).toBe(1);
   });
 });
 
