@@ -11,6 +11,7 @@ import { startHttpServer } from './http/server.js';
 import { InferenceService } from './inference/service.js';
 import { ModelRegistry } from './models/registry.js';
 import type { Logger } from './observability/logger.js';
+import { ServerMetrics } from './observability/metrics.js';
 import { projectFile } from './project-files.js';
 import { loadConfiguredRoutes } from './routing/configured-routes.js';
 import { LoadSignal } from './routing/load-signal.js';
@@ -37,10 +38,36 @@ export interface RunningServer {
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   // Fails the start early on an unreadable token file rather than serving without an admin API.
   const adminTokens = loadAdminTokens(config.adminToken, config.adminTokenFile);
-  const registry = new ModelRegistry(config.modelRepository, log);
   const routes = new RouteStore(config.stateDir, log);
   const shadowStats = new ShadowStatsTable();
   const loadSignal = new LoadSignal();
+  // The metrics read the server's state at scrape time; `registry` and `service` exist by then.
+  const metrics: ServerMetrics = new ServerMetrics({
+    inFlight: () => service.inFlight,
+    versions: () =>
+      registry.list().flatMap((m) =>
+        m.versions.flatMap((v) =>
+          v.scheduler && v.pool
+            ? [{ model: v.name, version: v.version, queued: v.scheduler.queued, busySeconds: v.pool.busySeconds, instances: v.pool.instances, ...(v.loadSeconds !== undefined ? { loadSeconds: v.loadSeconds } : {}) }]
+            : [],
+        ),
+      ),
+    shadows: () =>
+      shadowStats.all().map(({ route, shadow, stats }) => {
+        const json = stats.toJSON();
+        return {
+          route,
+          shadow,
+          compared: stats.compared,
+          errors: stats.errors,
+          dropped: stats.dropped,
+          maxAbsDiff: stats.maxAbsDiff,
+          meanAbsDiff: json['mean_abs_diff'] ?? 0,
+          argmaxAgreement: json['argmax_agreement'] ?? null,
+        };
+      }),
+  });
+  const registry = new ModelRegistry(config.modelRepository, log, metrics);
   const service = new InferenceService(
     registry,
     { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data', 'statistics', 'model_repository'] },
@@ -58,9 +85,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
           execute,
         ),
     },
+    metrics,
   );
   // Listen before loading: liveness answers at once, readiness once the models are in.
-  const http = await startHttpServer(service, { host: config.host, port: config.httpPort, maxBodyBytes: config.maxBodyBytes }, log);
+  const http = await startHttpServer(
+    service,
+    { host: config.host, port: config.httpPort, maxBodyBytes: config.maxBodyBytes, renderMetrics: () => metrics.render() },
+    log,
+  );
   const grpc = await startGrpcServer(
     service,
     {

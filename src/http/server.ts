@@ -17,6 +17,8 @@ export interface HttpServerOptions {
   host: string;
   port: number;
   maxBodyBytes: number;
+  /** The Prometheus exposition for GET /metrics. */
+  renderMetrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 export interface RunningHttpServer {
@@ -62,6 +64,18 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
   app.get('/v2', (res) => {
     sendJson(res, { finished: false }, OK, service.serverMetadata());
   });
+
+  const { renderMetrics } = options;
+  if (renderMetrics) {
+    app.get('/metrics', (res) => {
+      const state: ResponseState = { finished: false };
+      res.onAborted(() => (state.finished = true));
+      renderMetrics().then(
+        ({ contentType, body }) => send(res, state, OK, body, contentType),
+        (error: unknown) => sendError(res, state, error),
+      );
+    });
+  }
 
   app.get('/v2/models/stats', (res) => {
     sendJson(res, { finished: false }, OK, statsJson(service.stats()));

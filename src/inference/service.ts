@@ -2,7 +2,9 @@
  * The serving core's one API. Protocol adapters call it with the internal
  * request type and render what it returns; it knows nothing of HTTP or gRPC.
  */
+import { toServingError } from '../errors.js';
 import type { ModelRegistry, ReadinessReport } from '../models/registry.js';
+import type { Role, ServerMetrics } from '../observability/metrics.js';
 import type { Router } from '../routing/router.js';
 import { ShadowRunner } from '../routing/shadow-runner.js';
 import type { VersionStats } from '../scheduling/version-stats.js';
@@ -36,10 +38,11 @@ export class InferenceService {
     private readonly registry: ModelRegistry,
     private readonly server: ServerMetadata,
     routing?: { router: Router; makeShadows: (execute: (request: InferRequest) => Promise<InferResponse['outputs']>) => ShadowRunner },
+    private readonly metrics?: ServerMetrics,
   ) {
     this.routing = routing && {
       router: routing.router,
-      shadows: routing.makeShadows(async (request) => (await this.run(request)).outputs),
+      shadows: routing.makeShadows(async (request) => (await this.run(request, 'shadow')).outputs),
     };
   }
 
@@ -95,7 +98,7 @@ export class InferenceService {
     const copies = decision.shadows
       .filter((shadow) => shadows.admit(decision.route, shadow))
       .map((shadow) => ({ shadow, copy: ShadowRunner.copyRequest(request, shadow) }));
-    const primary = this.run({ ...request, modelName: decision.model, modelVersion: decision.version });
+    const primary = this.run({ ...request, modelName: decision.model, modelVersion: decision.version }, decision.role);
     for (const { shadow, copy } of copies) {
       shadows.run(decision.route, shadow, copy, primary.then((r) => r.outputs, () => undefined));
     }
@@ -103,8 +106,24 @@ export class InferenceService {
     return { ...response, modelName: request.modelName, servedBy: `${decision.model}/${decision.version}` };
   }
 
-  private async run(request: InferRequest): Promise<InferResponse> {
+  /** One request on one model version, counted in the metrics with its outcome. */
+  private async run(request: InferRequest, role: Role = 'primary'): Promise<InferResponse> {
+    const started = performance.now();
+    // Labels only from served models: a name a client made up never becomes a series.
+    let labels = { model: '', version: '' };
+    try {
+      const response = await this.runOnModel(request, (model, version) => (labels = { model, version }));
+      this.metrics?.requestDone(labels.model, labels.version, request.protocol, role, 'success', (performance.now() - started) / 1000);
+      return response;
+    } catch (error) {
+      this.metrics?.requestDone(labels.model, labels.version, request.protocol, role, toServingError(error).code.toLowerCase(), 0);
+      throw error;
+    }
+  }
+
+  private async runOnModel(request: InferRequest, resolved: (model: string, version: string) => void): Promise<InferResponse> {
     const model = this.registry.findReady(request.modelName, request.modelVersion);
+    resolved(model.name, model.version);
     const scheduled = validateRequest(request, model.spec);
     const outputs = await model.scheduler.submit(scheduled);
     return {

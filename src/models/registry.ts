@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { ServingError, notFound } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import type { ServerMetrics } from '../observability/metrics.js';
 import { ModelPool } from '../runtime/model-pool.js';
 import { VersionScheduler } from '../scheduling/version-scheduler.js';
 import { checkModelName, checkVersion } from './names.js';
@@ -46,6 +47,7 @@ export class ModelRegistry {
   constructor(
     private readonly root: string,
     private readonly log: Logger,
+    private readonly metrics?: ServerMetrics,
   ) {}
 
   /** Discovers the repository and loads every version; failures are recorded, not thrown. */
@@ -104,7 +106,7 @@ export class ModelRegistry {
       }
       version.spec = spec;
       version.pool = pool;
-      version.scheduler = new VersionScheduler(spec, pool);
+      version.scheduler = new VersionScheduler(spec, pool, this.metrics);
       version.loadSeconds = (performance.now() - started) / 1000;
       version.state = 'READY';
       this.log.info(

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { ServingError, toServingError } from '../errors.js';
 import type { Cancellation, InputTensor, OutputTensor } from '../inference/types.js';
+import type { ServerMetrics } from '../observability/metrics.js';
 import type { ModelPool } from '../runtime/model-pool.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { assembleBatch, splitOutputs, toOutputTensors } from './batch-tensors.js';
@@ -45,6 +46,7 @@ export class VersionScheduler {
   constructor(
     private readonly spec: ModelSpec,
     private readonly pool: ModelPool,
+    private readonly metrics?: ServerMetrics,
   ) {
     this.inputNames = spec.inputs.map((i) => i.name);
     this.batcher = new DynamicBatcher<Pending>(
@@ -138,6 +140,13 @@ export class VersionScheduler {
       const outputNames = this.outputsFor(batch);
       const result = await this.pool.run(inputs, outputNames, transfer, this.spec.batchTimeoutMs);
       this.stats.recordBatch(rows, result.computeSeconds);
+      this.metrics?.batchDone(
+        this.spec.name,
+        this.spec.version,
+        rows,
+        result.computeSeconds,
+        batch.map((item) => (started - item.enqueuedAt) / 1000),
+      );
       const outputs = toOutputTensors(result.outputs);
       const perRequest = this.spec.maxBatchSize > 0 ? splitOutputs(outputs, batch.map((i) => i.rows)) : [outputs];
       const finished = performance.now();

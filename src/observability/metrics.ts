@@ -1,0 +1,221 @@
+/**
+ * Every Prometheus metric of the server, defined in one place (prom-client, on
+ * a registry of our own). Base units in names (seconds), counters end in
+ * _total, one prefix. Label values come only from the server's own models,
+ * versions and routes: callers pass "" for anything a client named that is not
+ * served, so a request can never create a new series. This module imports
+ * nothing of ours; the core calls it.
+ */
+import { performance } from 'node:perf_hooks';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export const METRIC_PREFIX = 'brisk_';
+
+/** 100 µs to 10 s, about four buckets per decade: fine enough for p95/p99 across replicas. */
+export const LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10,
+];
+export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+export type Role = 'primary' | 'canary' | 'shadow';
+
+/** Gauges read at scrape time from the server's own state. */
+export interface MetricSources {
+  inFlight(): number;
+  versions(): readonly { model: string; version: string; queued: number; busySeconds: number; instances: number; loadSeconds?: number }[];
+  shadows(): readonly {
+    route: string;
+    shadow: string;
+    compared: number;
+    errors: number;
+    dropped: number;
+    maxAbsDiff: number;
+    meanAbsDiff: number;
+    argmaxAgreement: number | null;
+  }[];
+}
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'model' | 'version' | 'protocol' | 'role' | 'outcome'>;
+  private readonly requestDuration: Histogram<'model' | 'version' | 'protocol' | 'role'>;
+  private readonly queueDuration: Histogram<'model' | 'version'>;
+  private readonly computeDuration: Histogram<'model' | 'version'>;
+  private readonly batchSize: Histogram<'model' | 'version'>;
+  private readonly inferences: Counter<'model' | 'version'>;
+  private readonly executions: Counter<'model' | 'version'>;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    const name = (n: string) => `${METRIC_PREFIX}${n}`;
+    // Process figures, read at scrape time (prom-client's defaults name gauges *_total, which promtool refuses).
+    new Counter({
+      name: name('process_cpu_seconds_total'),
+      help: 'CPU time of the process, user and system, all threads.',
+      registers,
+      collect() {
+        const usage = process.cpuUsage();
+        this.reset();
+        this.inc((usage.user + usage.system) / 1e6);
+      },
+    });
+    new Gauge({
+      name: name('process_resident_memory_bytes'),
+      help: 'Resident memory of the process.',
+      registers,
+      collect() {
+        this.set(process.memoryUsage.rss());
+      },
+    });
+    let loopMark = performance.eventLoopUtilization();
+    new Gauge({
+      name: name('event_loop_utilization_ratio'),
+      help: 'Share of time the I/O thread was busy since the previous scrape.',
+      registers,
+      collect() {
+        const now = performance.eventLoopUtilization();
+        this.set(performance.eventLoopUtilization(now, loopMark).utilization);
+        loopMark = now;
+      },
+    });
+    this.requests = new Counter({
+      name: name('requests_total'),
+      help: 'Inference requests answered, by outcome (success or the error code).',
+      labelNames: ['model', 'version', 'protocol', 'role', 'outcome'],
+      registers,
+    });
+    this.requestDuration = new Histogram({
+      name: name('request_duration_seconds'),
+      help: 'Time from a decoded request to its answer: queue, batch and split, without the network.',
+      labelNames: ['model', 'version', 'protocol', 'role'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.queueDuration = new Histogram({
+      name: name('queue_duration_seconds'),
+      help: 'Time requests waited in the queue before their batch started.',
+      labelNames: ['model', 'version'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.computeDuration = new Histogram({
+      name: name('compute_duration_seconds'),
+      help: 'Time inside ONNX Runtime per batch, on the worker thread.',
+      labelNames: ['model', 'version'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.batchSize = new Histogram({
+      name: name('batch_size'),
+      help: 'Rows per executed batch.',
+      labelNames: ['model', 'version'],
+      buckets: BATCH_SIZE_BUCKETS,
+      registers,
+    });
+    this.inferences = new Counter({
+      name: name('inferences_total'),
+      help: 'Rows inferred (a request of k rows counts k); divided by executions it is the batching efficiency.',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.executions = new Counter({
+      name: name('executions_total'),
+      help: 'Batches executed.',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    new Gauge({
+      name: name('requests_in_flight'),
+      help: 'Inference requests accepted and not yet answered.',
+      registers,
+      collect() {
+        this.set(sources.inFlight());
+      },
+    });
+    new Gauge({
+      name: name('queue_depth'),
+      help: 'Requests waiting in a model version queue.',
+      labelNames: ['model', 'version'],
+      registers,
+      collect() {
+        for (const v of sources.versions()) this.set({ model: v.model, version: v.version }, v.queued);
+      },
+    });
+    const busy = new Map<string, { seconds: number; at: number }>();
+    new Gauge({
+      name: name('worker_busy_ratio'),
+      help: 'Share of the version’s worker time spent in ONNX Runtime since the previous scrape.',
+      labelNames: ['model', 'version'],
+      registers,
+      collect() {
+        const now = performance.now() / 1000;
+        for (const v of sources.versions()) {
+          const key = `${v.model}/${v.version}`;
+          const last = busy.get(key) ?? { seconds: 0, at: now };
+          const elapsed = now - last.at;
+          if (elapsed > 0) this.set({ model: v.model, version: v.version }, Math.min(1, (v.busySeconds - last.seconds) / (elapsed * v.instances)));
+          busy.set(key, { seconds: v.busySeconds, at: now });
+        }
+      },
+    });
+    new Gauge({
+      name: name('model_load_seconds'),
+      help: 'Time a model version took to load.',
+      labelNames: ['model', 'version'],
+      registers,
+      collect() {
+        for (const v of sources.versions()) if (v.loadSeconds !== undefined) this.set({ model: v.model, version: v.version }, v.loadSeconds);
+      },
+    });
+    type ShadowSource = ReturnType<MetricSources['shadows']>[number];
+    const shadowGauge = (metric: string, help: string, read: (s: ShadowSource) => number | null) =>
+      new Gauge({
+        name: name(metric),
+        help,
+        labelNames: ['route', 'shadow'],
+        registers,
+        collect() {
+          for (const s of sources.shadows()) {
+            const value = read(s);
+            if (value !== null) this.set({ route: s.route, shadow: s.shadow }, value);
+          }
+        },
+      });
+    // The routing core keeps these counts; they are mirrored as counters when scraped.
+    const shadowCounter = (metric: string, help: string, read: (s: ShadowSource) => number) =>
+      new Counter({
+        name: name(metric),
+        help,
+        labelNames: ['route', 'shadow'],
+        registers,
+        collect() {
+          this.reset();
+          for (const s of sources.shadows()) this.inc({ route: s.route, shadow: s.shadow }, read(s));
+        },
+      });
+    shadowCounter('shadow_compared_total', 'Shadow copies run and compared with the primary.', (s) => s.compared);
+    shadowCounter('shadow_errors_total', 'Shadow copies that failed or could not be compared.', (s) => s.errors);
+    shadowCounter('shadow_dropped_total', 'Shadow copies shed under load.', (s) => s.dropped);
+    shadowGauge('shadow_max_abs_difference', 'Largest absolute difference between shadow and primary outputs.', (s) => s.maxAbsDiff);
+    shadowGauge('shadow_mean_abs_difference', 'Mean absolute difference between shadow and primary outputs.', (s) => s.meanAbsDiff);
+    shadowGauge('shadow_argmax_agreement_ratio', 'Share of rows whose class-score argmax agrees.', (s) => s.argmaxAgreement);
+  }
+
+  requestDone(model: string, version: string, protocol: string, role: Role, outcome: string, seconds: number): void {
+    this.requests.inc({ model, version, protocol, role, outcome });
+    if (outcome === 'success') this.requestDuration.observe({ model, version, protocol, role }, seconds);
+  }
+
+  batchDone(model: string, version: string, rows: number, computeSeconds: number, queueSeconds: readonly number[]): void {
+    const labels = { model, version };
+    this.batchSize.observe(labels, rows);
+    this.computeDuration.observe(labels, computeSeconds);
+    this.inferences.inc(labels, rows);
+    this.executions.inc(labels);
+    for (const q of queueSeconds) this.queueDuration.observe(labels, q);
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
