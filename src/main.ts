@@ -3,6 +3,7 @@
  * registry, the inference service, the protocol servers, and signals.
  */
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import type { ServerConfig } from './config/server-config.js';
 import { loadAdminTokens } from './admin/tokens.js';
 import { startAdminServer } from './admin/server.js';
@@ -41,6 +42,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const routes = new RouteStore(config.stateDir, log);
   const shadowStats = new ShadowStatsTable();
   const loadSignal = new LoadSignal();
+  const cores = os.availableParallelism();
   // The metrics read the server's state at scrape time; `registry` and `service` exist by then.
   const metrics: ServerMetrics = new ServerMetrics({
     inFlight: () => service.inFlight,
@@ -48,7 +50,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       registry.list().flatMap((m) =>
         m.versions.flatMap((v) =>
           v.scheduler && v.pool
-            ? [{ model: v.name, version: v.version, queued: v.scheduler.queued, busySeconds: v.pool.busySeconds, instances: v.pool.instances, ...(v.loadSeconds !== undefined ? { loadSeconds: v.loadSeconds } : {}) }]
+            ? [
+                {
+                  model: v.name,
+                  version: v.version,
+                  queued: v.scheduler.queued,
+                  busySeconds: v.pool.busySeconds,
+                  busyCoreSeconds: v.pool.busySeconds * (v.spec?.intraOpThreads || cores),
+                  inferences: v.scheduler.stats.inferenceCount,
+                  instances: v.pool.instances,
+                  ...(v.loadSeconds !== undefined ? { loadSeconds: v.loadSeconds } : {}),
+                },
+              ]
             : [],
         ),
       ),
@@ -66,7 +79,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
           argmaxAgreement: json['argmax_agreement'] ?? null,
         };
       }),
-  });
+  }, { pricePerHour: config.costPerHour, cores, startedAtMs: performance.now() });
   const registry = new ModelRegistry(config.modelRepository, log, metrics);
   const service = new InferenceService(
     registry,

@@ -59,6 +59,12 @@ export const OPTIONS = {
     help: 'longest a shadow copy may wait in its queue',
     schema: z.coerce.number().int().min(1).max(600_000).default(5000),
   },
+  costPerHour: {
+    flag: 'cost-per-hour',
+    env: 'BRISK_COST_PER_HOUR',
+    help: "the machine's price per hour, for cost per 1k inferences (0: not reported)",
+    schema: z.coerce.number().min(0).max(1_000_000).default(0),
+  },
   maxBodyBytes: {
     flag: 'max-body-bytes',
     env: 'BRISK_MAX_BODY_BYTES',

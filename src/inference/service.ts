@@ -5,6 +5,7 @@
 import { toServingError } from '../errors.js';
 import type { ModelRegistry, ReadinessReport } from '../models/registry.js';
 import type { Role, ServerMetrics } from '../observability/metrics.js';
+import type { Percentiles } from '../observability/windowed-histogram.js';
 import type { Router } from '../routing/router.js';
 import { ShadowRunner } from '../routing/shadow-runner.js';
 import type { VersionStats } from '../scheduling/version-stats.js';
@@ -17,6 +18,8 @@ export interface VersionStatsReport {
   name: string;
   version: string;
   stats: VersionStats;
+  recent?: Percentiles;
+  cost?: { compute: number; allocated: number };
 }
 
 export interface IndexEntry {
@@ -142,7 +145,20 @@ export class InferenceService {
         ? [this.registry.find(name, version)]
         : this.registry.versionsOf(name)
       : this.registry.list().flatMap((m) => m.versions);
-    return versions.flatMap((v) => (v.scheduler ? [{ name: v.name, version: v.version, stats: v.scheduler.stats }] : []));
+    const costs = this.metrics?.costs() ?? [];
+    return versions.flatMap((v) => {
+      if (!v.scheduler) return [];
+      const cost = costs.find((c) => c.key === `${v.name}/${v.version}`);
+      return [
+        {
+          name: v.name,
+          version: v.version,
+          stats: v.scheduler.stats,
+          ...(this.metrics ? { recent: this.metrics.recent(v.name, v.version) } : {}),
+          ...(cost ? { cost: { compute: cost.compute, allocated: cost.allocated } } : {}),
+        },
+      ];
+    });
   }
 
   repositoryIndex(): IndexEntry[] {

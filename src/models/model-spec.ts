@@ -24,6 +24,8 @@ export interface ModelSpec {
   instances: number;
   /** 0: no limit. */
   batchTimeoutMs: number;
+  /** ONNX Runtime intra-op threads per instance as configured; 0 means ONNX Runtime's choice (all cores). */
+  intraOpThreads: number;
   /** Shapes include the batch dimension (as -1) when maxBatchSize > 0. */
   inputs: TensorMetadata[];
   outputs: TensorMetadata[];
@@ -90,6 +92,7 @@ export function resolveModelSpec(
     defaultTimeoutUs: batching.default_timeout_us,
     instances: config.instances,
     batchTimeoutMs: config.batch_timeout_ms,
+    intraOpThreads: config.intra_op_threads,
     inputs,
     outputs,
     variableInnerDims: inputs.some((t) => (batched ? t.shape.slice(1) : t.shape).includes(-1)),

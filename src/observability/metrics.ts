@@ -8,6 +8,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { costPer1k, type CostPer1k } from './cost.js';
+import { WindowedHistogram, type Percentiles } from './windowed-histogram.js';
 
 export const METRIC_PREFIX = 'brisk_';
 
@@ -22,7 +24,17 @@ export type Role = 'primary' | 'canary' | 'shadow';
 /** Gauges read at scrape time from the server's own state. */
 export interface MetricSources {
   inFlight(): number;
-  versions(): readonly { model: string; version: string; queued: number; busySeconds: number; instances: number; loadSeconds?: number }[];
+  versions(): readonly {
+    model: string;
+    version: string;
+    queued: number;
+    busySeconds: number;
+    /** Busy seconds × the intra-op threads each batch uses. */
+    busyCoreSeconds: number;
+    inferences: number;
+    instances: number;
+    loadSeconds?: number;
+  }[];
   shadows(): readonly {
     route: string;
     shadow: string;
@@ -35,8 +47,19 @@ export interface MetricSources {
   }[];
 }
 
+export interface CostSettings {
+  pricePerHour: number;
+  cores: number;
+  /** performance.now() at start. */
+  startedAtMs: number;
+}
+
+/** The window of the recent percentiles in the stats endpoint. */
+export const RECENT_WINDOW_SECONDS = 60;
+
 export class ServerMetrics {
   readonly registry = new Registry();
+  private readonly recentByVersion = new Map<string, WindowedHistogram>();
   private readonly requests: Counter<'model' | 'version' | 'protocol' | 'role' | 'outcome'>;
   private readonly requestDuration: Histogram<'model' | 'version' | 'protocol' | 'role'>;
   private readonly queueDuration: Histogram<'model' | 'version'>;
@@ -45,7 +68,10 @@ export class ServerMetrics {
   private readonly inferences: Counter<'model' | 'version'>;
   private readonly executions: Counter<'model' | 'version'>;
 
-  constructor(sources: MetricSources) {
+  constructor(
+    private readonly sources: MetricSources,
+    private readonly cost?: CostSettings,
+  ) {
     const registers = [this.registry];
     const name = (n: string) => `${METRIC_PREFIX}${n}`;
     // Process figures, read at scrape time (prom-client's defaults name gauges *_total, which promtool refuses).
@@ -193,6 +219,22 @@ export class ServerMetrics {
           for (const s of sources.shadows()) this.inc({ route: s.route, shadow: s.shadow }, read(s));
         },
       });
+    const costs = (): CostPer1k[] => this.costs();
+    if (cost && cost.pricePerHour > 0) {
+      new Gauge({
+        name: name('cost_per_1k_inferences'),
+        help: 'Cost of 1,000 inferences in the currency of --cost-per-hour: basis="compute" prices the model’s own compute time, basis="allocated" shares all elapsed time by compute, idle included.',
+        labelNames: ['model', 'version', 'basis'],
+        registers,
+        collect() {
+          for (const c of costs()) {
+            const [model, version] = c.key.split('/') as [string, string];
+            this.set({ model, version, basis: 'compute' }, c.compute);
+            this.set({ model, version, basis: 'allocated' }, c.allocated);
+          }
+        },
+      });
+    }
     shadowCounter('shadow_compared_total', 'Shadow copies run and compared with the primary.', (s) => s.compared);
     shadowCounter('shadow_errors_total', 'Shadow copies that failed or could not be compared.', (s) => s.errors);
     shadowCounter('shadow_dropped_total', 'Shadow copies shed under load.', (s) => s.dropped);
@@ -203,7 +245,31 @@ export class ServerMetrics {
 
   requestDone(model: string, version: string, protocol: string, role: Role, outcome: string, seconds: number): void {
     this.requests.inc({ model, version, protocol, role, outcome });
-    if (outcome === 'success') this.requestDuration.observe({ model, version, protocol, role }, seconds);
+    if (outcome !== 'success') return;
+    this.requestDuration.observe({ model, version, protocol, role }, seconds);
+    const key = `${model}/${version}`;
+    let recent = this.recentByVersion.get(key);
+    if (!recent) {
+      recent = new WindowedHistogram(RECENT_WINDOW_SECONDS);
+      this.recentByVersion.set(key, recent);
+    }
+    recent.record(seconds);
+  }
+
+  /** Latency percentiles of the last RECENT_WINDOW_SECONDS of successful requests. */
+  recent(model: string, version: string): Percentiles {
+    return this.recentByVersion.get(`${model}/${version}`)?.percentiles() ?? { count: 0, p50: 0, p95: 0, p99: 0 };
+  }
+
+  /** Cost per 1k inferences for every version that has served (see cost.ts); empty without a price. */
+  costs(): CostPer1k[] {
+    if (!this.cost || this.cost.pricePerHour <= 0) return [];
+    return costPer1k({
+      pricePerHour: this.cost.pricePerHour,
+      cores: this.cost.cores,
+      elapsedSeconds: (performance.now() - this.cost.startedAtMs) / 1000,
+      models: this.sources.versions().map((v) => ({ key: `${v.model}/${v.version}`, busyCoreSeconds: v.busyCoreSeconds, inferences: v.inferences })),
+    });
   }
 
   batchDone(model: string, version: string, rows: number, computeSeconds: number, queueSeconds: readonly number[]): void {
