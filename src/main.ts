@@ -55,6 +55,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
                   model: v.name,
                   version: v.version,
                   queued: v.scheduler.queued,
+                  queueCapacity: v.spec?.maxQueueSize ?? 0,
                   busySeconds: v.pool.busySeconds,
                   busyCoreSeconds: v.pool.busySeconds * (v.spec?.intraOpThreads || cores),
                   inferences: v.scheduler.stats.inferenceCount,

@@ -28,6 +28,8 @@ export interface MetricSources {
     model: string;
     version: string;
     queued: number;
+    /** max_queue_size: requests past it are refused. */
+    queueCapacity: number;
     busySeconds: number;
     /** Busy seconds × the intra-op threads each batch uses. */
     busyCoreSeconds: number;
@@ -165,6 +167,15 @@ export class ServerMetrics {
       registers,
       collect() {
         for (const v of sources.versions()) this.set({ model: v.model, version: v.version }, v.queued);
+      },
+    });
+    new Gauge({
+      name: name('queue_capacity'),
+      help: 'Requests a model version queue holds before it refuses more (max_queue_size).',
+      labelNames: ['model', 'version'],
+      registers,
+      collect() {
+        for (const v of sources.versions()) this.set({ model: v.model, version: v.version }, v.queueCapacity);
       },
     });
     const busy = new Map<string, { seconds: number; at: number }>();
