@@ -13,6 +13,7 @@ import { InferenceService } from './inference/service.js';
 import { ModelRegistry } from './models/registry.js';
 import type { Logger } from './observability/logger.js';
 import { ServerMetrics } from './observability/metrics.js';
+import { startTracing, stopTracing, tracingEnabled, tracingRequested } from './observability/tracing.js';
 import { projectFile } from './project-files.js';
 import { loadConfiguredRoutes } from './routing/configured-routes.js';
 import { LoadSignal } from './routing/load-signal.js';
@@ -37,6 +38,11 @@ export interface RunningServer {
 }
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  // Tests start tracing themselves with an in-memory exporter; otherwise the OTEL_* variables decide.
+  if (!tracingEnabled() && tracingRequested(process.env)) {
+    startTracing();
+    log.info('tracing on (OpenTelemetry, configured by OTEL_* variables)');
+  }
   // Fails the start early on an unreadable token file rather than serving without an admin API.
   const adminTokens = loadAdminTokens(config.adminToken, config.adminTokenFile);
   const routes = new RouteStore(config.stateDir, log);
@@ -44,7 +50,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const loadSignal = new LoadSignal();
   const cores = os.availableParallelism();
   // The metrics read the server's state at scrape time; `registry` and `service` exist by then.
-  const metrics: ServerMetrics = new ServerMetrics({
+  const metrics: ServerMetrics | undefined = !config.metrics ? undefined : new ServerMetrics({
     inFlight: () => service.inFlight,
     versions: () =>
       registry.list().flatMap((m) =>
@@ -81,8 +87,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         };
       }),
   }, { pricePerHour: config.costPerHour, cores, startedAtMs: performance.now() });
-  const registry = new ModelRegistry(config.modelRepository, log, metrics);
-  const service = new InferenceService(
+  const registry: ModelRegistry = new ModelRegistry(config.modelRepository, log, metrics);
+  const service: InferenceService = new InferenceService(
     registry,
     { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data', 'statistics', 'model_repository'] },
     {
@@ -104,7 +110,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // Listen before loading: liveness answers at once, readiness once the models are in.
   const http = await startHttpServer(
     service,
-    { host: config.host, port: config.httpPort, maxBodyBytes: config.maxBodyBytes, renderMetrics: () => metrics.render() },
+    {
+      host: config.host,
+      port: config.httpPort,
+      maxBodyBytes: config.maxBodyBytes,
+      ...(metrics ? { renderMetrics: () => metrics.render() } : {}),
+    },
     log,
   );
   const grpc = await startGrpcServer(
@@ -142,6 +153,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     await grpc.close(Math.max(0, deadline - performance.now()));
     await registry.close();
     loadSignal.stop();
+    await stopTracing();
     return drained;
   };
   return { ...ports, service, shutdown };

@@ -59,6 +59,16 @@ export const OPTIONS = {
     help: 'longest a shadow copy may wait in its queue',
     schema: z.coerce.number().int().min(1).max(600_000).default(5000),
   },
+  metrics: {
+    flag: 'metrics',
+    env: 'BRISK_METRICS',
+    help: 'serve Prometheus metrics on /metrics (true|false)',
+    schema: z
+      .union([z.boolean(), z.string()])
+      .refine((v) => typeof v === 'boolean' || v === 'true' || v === 'false', 'must be true or false')
+      .transform((v) => v === true || v === 'true')
+      .default(true),
+  },
   costPerHour: {
     flag: 'cost-per-hour',
     env: 'BRISK_COST_PER_HOUR',

@@ -5,6 +5,7 @@
 import { toServingError } from '../errors.js';
 import type { ModelRegistry, ReadinessReport } from '../models/registry.js';
 import type { Role, ServerMetrics } from '../observability/metrics.js';
+import { endSpan, startRequestSpan } from '../observability/tracing.js';
 import type { Percentiles } from '../observability/windowed-histogram.js';
 import type { Router } from '../routing/router.js';
 import { ShadowRunner } from '../routing/shadow-runner.js';
@@ -85,8 +86,21 @@ export class InferenceService {
 
   async infer(request: InferRequest): Promise<InferResponse> {
     this.inFlight += 1;
+    const span = startRequestSpan(
+      request.protocol === 'grpc' ? 'inference.GRPCInferenceService/ModelInfer' : 'POST /v2/models/{model}/infer',
+      request.traceparent,
+      { 'brisk.model': request.modelName, 'brisk.protocol': request.protocol },
+    );
+    if (span) request.traceSpan = span;
     try {
-      return await this.route(request);
+      const response = await this.route(request);
+      span?.setAttributes({ 'brisk.served_by': response.servedBy ?? `${response.modelName}/${response.modelVersion}`, 'brisk.version': response.modelVersion });
+      endSpan(span);
+      return response;
+    } catch (error) {
+      const serving = toServingError(error);
+      endSpan(span, { code: serving.code, message: serving.message });
+      throw error;
     } finally {
       this.inFlight -= 1;
     }
@@ -103,7 +117,7 @@ export class InferenceService {
       .map((shadow) => ({ shadow, copy: ShadowRunner.copyRequest(request, shadow) }));
     const primary = this.run({ ...request, modelName: decision.model, modelVersion: decision.version }, decision.role);
     for (const { shadow, copy } of copies) {
-      shadows.run(decision.route, shadow, copy, primary.then((r) => r.outputs, () => undefined));
+      shadows.run(decision.route, shadow, copy, primary.then((r) => r.outputs, () => undefined), request.traceSpan);
     }
     const response = await primary;
     return { ...response, modelName: request.modelName, servedBy: `${decision.model}/${decision.version}` };

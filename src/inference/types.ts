@@ -2,6 +2,7 @@
  * The one internal request and response that every protocol adapter builds and
  * renders. REST and gRPC differ only in how they get here.
  */
+import type { Span } from '../observability/tracing.js';
 import type { Datatype, TensorData } from '../tensor/datatypes.js';
 
 export type ParameterValue = string | number | boolean;
@@ -44,6 +45,8 @@ export interface InferRequest {
   routingKey?: string;
   /** W3C trace context from the `traceparent` header or metadata. */
   traceparent?: string;
+  /** This request's span, when tracing is on; set by the service. */
+  traceSpan?: Span;
 }
 
 /**

@@ -100,5 +100,6 @@ export function validateRequest(request: InferRequest, spec: ModelSpec): Schedul
     timeoutUs,
     outputNames,
     ...(request.cancellation ? { cancellation: request.cancellation } : {}),
+    ...(request.traceSpan ? { traceSpan: request.traceSpan } : {}),
   };
 }

@@ -62,6 +62,14 @@ export const RECENT_WINDOW_SECONDS = 60;
 export class ServerMetrics {
   readonly registry = new Registry();
   private readonly recentByVersion = new Map<string, WindowedHistogram>();
+  private readonly requestSeries = new Map<
+    string,
+    { outcomes: Map<string, Counter.Internal>; duration: Histogram.Internal<string>; recent: WindowedHistogram }
+  >();
+  private readonly batchSeries = new Map<
+    string,
+    { batchSize: Histogram.Internal<string>; compute: Histogram.Internal<string>; queue: Histogram.Internal<string>; inferences: Counter.Internal; executions: Counter.Internal }
+  >();
   private readonly requests: Counter<'model' | 'version' | 'protocol' | 'role' | 'outcome'>;
   private readonly requestDuration: Histogram<'model' | 'version' | 'protocol' | 'role'>;
   private readonly queueDuration: Histogram<'model' | 'version'>;
@@ -255,16 +263,36 @@ export class ServerMetrics {
   }
 
   requestDone(model: string, version: string, protocol: string, role: Role, outcome: string, seconds: number): void {
-    this.requests.inc({ model, version, protocol, role, outcome });
+    // prom-client hashes a label object on every call; the children are looked up by a cheap key instead.
+    const key = `${model}\u0000${version}\u0000${protocol}\u0000${role}`;
+    let series = this.requestSeries.get(key);
+    if (!series) {
+      series = {
+        outcomes: new Map(),
+        duration: this.requestDuration.labels({ model, version, protocol, role }),
+        recent: this.recentFor(model, version),
+      };
+      this.requestSeries.set(key, series);
+    }
+    let counter = series.outcomes.get(outcome);
+    if (!counter) {
+      counter = this.requests.labels({ model, version, protocol, role, outcome });
+      series.outcomes.set(outcome, counter);
+    }
+    counter.inc();
     if (outcome !== 'success') return;
-    this.requestDuration.observe({ model, version, protocol, role }, seconds);
+    series.duration.observe(seconds);
+    series.recent.record(seconds);
+  }
+
+  private recentFor(model: string, version: string): WindowedHistogram {
     const key = `${model}/${version}`;
     let recent = this.recentByVersion.get(key);
     if (!recent) {
       recent = new WindowedHistogram(RECENT_WINDOW_SECONDS);
       this.recentByVersion.set(key, recent);
     }
-    recent.record(seconds);
+    return recent;
   }
 
   /** Latency percentiles of the last RECENT_WINDOW_SECONDS of successful requests. */
@@ -284,12 +312,24 @@ export class ServerMetrics {
   }
 
   batchDone(model: string, version: string, rows: number, computeSeconds: number, queueSeconds: readonly number[]): void {
-    const labels = { model, version };
-    this.batchSize.observe(labels, rows);
-    this.computeDuration.observe(labels, computeSeconds);
-    this.inferences.inc(labels, rows);
-    this.executions.inc(labels);
-    for (const q of queueSeconds) this.queueDuration.observe(labels, q);
+    const key = `${model}\u0000${version}`;
+    let series = this.batchSeries.get(key);
+    if (!series) {
+      const labels = { model, version };
+      series = {
+        batchSize: this.batchSize.labels(labels),
+        compute: this.computeDuration.labels(labels),
+        queue: this.queueDuration.labels(labels),
+        inferences: this.inferences.labels(labels),
+        executions: this.executions.labels(labels),
+      };
+      this.batchSeries.set(key, series);
+    }
+    series.batchSize.observe(rows);
+    series.compute.observe(computeSeconds);
+    series.inferences.inc(rows);
+    series.executions.inc();
+    for (const q of queueSeconds) series.queue.observe(q);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -7,6 +7,7 @@
  * shadow work is the first thing shed under load.
  */
 import type { InferRequest, OutputTensor } from '../inference/types.js';
+import { endSpan, startChildSpan, type Span } from '../observability/tracing.js';
 import type { ShadowTarget } from './route.js';
 import { targetId } from './route.js';
 import { compareOutputs } from './shadow-compare.js';
@@ -55,18 +56,27 @@ export class ShadowRunner {
     };
   }
 
-  run(route: string, shadow: ShadowTarget, copy: InferRequest, primary: Promise<OutputTensor[] | undefined>): void {
+  run(route: string, shadow: ShadowTarget, copy: InferRequest, primary: Promise<OutputTensor[] | undefined>, parentSpan?: Span): void {
     const stats = this.stats.for(route, targetId(shadow));
+    const span = startChildSpan(parentSpan, `shadow ${targetId(shadow)}`, { 'brisk.route': route, 'brisk.model': shadow.model, 'brisk.version': shadow.version });
+    if (span) copy.traceSpan = span;
     this.inFlight += 1;
     copy.deadlineUs = this.options.timeoutUs;
     Promise.all([this.execute(copy), primary])
       .then(([shadowOutputs, primaryOutputs]) => {
         // A failed primary leaves nothing to compare against; that is not the shadow's fault.
-        if (primaryOutputs) stats.record(compareOutputs(primaryOutputs, shadowOutputs, shadow.class_scores));
+        if (!primaryOutputs) return;
+        const comparison = compareOutputs(primaryOutputs, shadowOutputs, shadow.class_scores);
+        stats.record(comparison);
+        span?.setAttribute('brisk.shadow.max_abs_diff', comparison.maxAbsDiff);
       })
-      .catch(() => {
-        stats.errors += 1;
-      })
+      .then(
+        () => endSpan(span),
+        (error: unknown) => {
+          stats.errors += 1;
+          endSpan(span, { code: 'SHADOW_FAILED', message: error instanceof Error ? error.message : String(error) });
+        },
+      )
       .finally(() => {
         this.inFlight -= 1;
       });

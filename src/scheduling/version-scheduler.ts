@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { ServingError, toServingError } from '../errors.js';
 import type { Cancellation, InputTensor, OutputTensor } from '../inference/types.js';
 import type { ServerMetrics } from '../observability/metrics.js';
+import { endSpan, startBatchSpan, startChildSpan, type Span } from '../observability/tracing.js';
 import type { ModelPool } from '../runtime/model-pool.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { assembleBatch, splitOutputs, toOutputTensors } from './batch-tensors.js';
@@ -26,6 +27,8 @@ export interface ScheduledRequest {
   /** The outputs to return, in the order to return them. */
   outputNames: string[];
   cancellation?: Cancellation;
+  /** The request's span; its queue wait and batch are traced against it. */
+  traceSpan?: Span;
 }
 
 interface Pending extends QueuedItem {
@@ -33,6 +36,7 @@ interface Pending extends QueuedItem {
   resolve(outputs: OutputTensor[]): void;
   reject(error: ServingError): void;
   timer: NodeJS.Timeout | undefined;
+  queueSpan: Span | undefined;
 }
 
 /** Worker errors can carry file paths; clients get the gist without them. */
@@ -83,6 +87,7 @@ export class VersionScheduler {
         resolve,
         reject,
         timer: undefined,
+        queueSpan: startChildSpan(request.traceSpan, 'queue', { 'brisk.model': this.spec.name, 'brisk.version': this.spec.version }),
       };
       if (!this.batcher.enqueue(item)) {
         this.stats.dropped.rejected += 1;
@@ -106,6 +111,7 @@ export class VersionScheduler {
     if (!this.batcher.cancel(item)) return;
     this.release(item);
     this.stats.dropped.timedOut += 1;
+    endSpan(item.queueSpan, { code: 'DEADLINE_EXCEEDED', message: 'timed out in the queue' });
     item.reject(
       new ServingError('DEADLINE_EXCEEDED', `request timed out after waiting ${item.request.timeoutUs} µs in the queue`),
     );
@@ -115,6 +121,7 @@ export class VersionScheduler {
     if (!this.batcher.cancel(item)) return;
     this.release(item);
     this.stats.dropped.cancelled += 1;
+    endSpan(item.queueSpan, { code: 'CANCELLED', message: 'cancelled while queued' });
     item.reject(new ServingError('CANCELLED', 'request cancelled by the client'));
   }
 
@@ -130,8 +137,14 @@ export class VersionScheduler {
     let rows = 0;
     for (const item of batch) {
       this.release(item);
+      endSpan(item.queueSpan);
       rows += item.rows;
     }
+    const span = startBatchSpan(
+      `batch ${this.spec.name}/${this.spec.version}`,
+      batch.map((item) => item.request.traceSpan),
+      { 'brisk.model': this.spec.name, 'brisk.version': this.spec.version, 'brisk.batch_size': rows, 'brisk.requests': batch.length },
+    );
     try {
       const { inputs, transfer } = assembleBatch(
         batch.map((item) => item.request.inputs),
@@ -155,6 +168,8 @@ export class VersionScheduler {
         this.stats.recordRequest(true, item.rows, finished - item.enqueuedAt, started - item.enqueuedAt);
         item.resolve(item.request.outputNames.map((name) => mine.find((o) => o.name === name)!));
       });
+      span?.setAttribute('brisk.compute_seconds', result.computeSeconds);
+      endSpan(span);
     } catch (error) {
       const failure =
         error instanceof ServingError
@@ -165,6 +180,7 @@ export class VersionScheduler {
                 error instanceof Error ? error.message : String(error),
               )}`,
             );
+      endSpan(span, { code: failure.code, message: failure.message });
       const finished = performance.now();
       for (const item of batch) {
         this.stats.recordRequest(false, item.rows, finished - item.enqueuedAt, started - item.enqueuedAt);
