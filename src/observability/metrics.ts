@@ -49,6 +49,12 @@ export interface MetricSources {
   }[];
 }
 
+interface RequestSeries {
+  outcomes: Map<string, Counter.Internal>;
+  duration: Histogram.Internal<string>;
+  recent: WindowedHistogram;
+}
+
 export interface CostSettings {
   pricePerHour: number;
   cores: number;
@@ -62,13 +68,12 @@ export const RECENT_WINDOW_SECONDS = 60;
 export class ServerMetrics {
   readonly registry = new Registry();
   private readonly recentByVersion = new Map<string, WindowedHistogram>();
-  private readonly requestSeries = new Map<
-    string,
-    { outcomes: Map<string, Counter.Internal>; duration: Histogram.Internal<string>; recent: WindowedHistogram }
-  >();
+  /** model → version → protocol → role. */
+  private readonly requestSeries = new Map<string, Map<string, Map<string, Map<Role, RequestSeries>>>>();
+  /** model → version. */
   private readonly batchSeries = new Map<
     string,
-    { batchSize: Histogram.Internal<string>; compute: Histogram.Internal<string>; queue: Histogram.Internal<string>; inferences: Counter.Internal; executions: Counter.Internal }
+    Map<string, { batchSize: Histogram.Internal<string>; compute: Histogram.Internal<string>; queue: Histogram.Internal<string>; inferences: Counter.Internal; executions: Counter.Internal }>
   >();
   private readonly requests: Counter<'model' | 'version' | 'protocol' | 'role' | 'outcome'>;
   private readonly requestDuration: Histogram<'model' | 'version' | 'protocol' | 'role'>;
@@ -263,17 +268,9 @@ export class ServerMetrics {
   }
 
   requestDone(model: string, version: string, protocol: string, role: Role, outcome: string, seconds: number): void {
-    // prom-client hashes a label object on every call; the children are looked up by a cheap key instead.
-    const key = `${model}\u0000${version}\u0000${protocol}\u0000${role}`;
-    let series = this.requestSeries.get(key);
-    if (!series) {
-      series = {
-        outcomes: new Map(),
-        duration: this.requestDuration.labels({ model, version, protocol, role }),
-        recent: this.recentFor(model, version),
-      };
-      this.requestSeries.set(key, series);
-    }
+    // prom-client hashes a label object on every call, and a key built per call is hashed
+    // anew: the children are found through maps keyed by the (interned) label strings instead.
+    const series = this.requestSeriesFor(model, version, protocol, role);
     let counter = series.outcomes.get(outcome);
     if (!counter) {
       counter = this.requests.labels({ model, version, protocol, role, outcome });
@@ -283,6 +280,25 @@ export class ServerMetrics {
     if (outcome !== 'success') return;
     series.duration.observe(seconds);
     series.recent.record(seconds);
+  }
+
+  private requestSeriesFor(model: string, version: string, protocol: string, role: Role): RequestSeries {
+    let byVersion = this.requestSeries.get(model);
+    if (!byVersion) this.requestSeries.set(model, (byVersion = new Map()));
+    let byProtocol = byVersion.get(version);
+    if (!byProtocol) byVersion.set(version, (byProtocol = new Map()));
+    let byRole = byProtocol.get(protocol);
+    if (!byRole) byProtocol.set(protocol, (byRole = new Map()));
+    let series = byRole.get(role);
+    if (!series) {
+      series = {
+        outcomes: new Map(),
+        duration: this.requestDuration.labels({ model, version, protocol, role }),
+        recent: this.recentFor(model, version),
+      };
+      byRole.set(role, series);
+    }
+    return series;
   }
 
   private recentFor(model: string, version: string): WindowedHistogram {
@@ -312,8 +328,9 @@ export class ServerMetrics {
   }
 
   batchDone(model: string, version: string, rows: number, computeSeconds: number, queueSeconds: readonly number[]): void {
-    const key = `${model}\u0000${version}`;
-    let series = this.batchSeries.get(key);
+    let byVersion = this.batchSeries.get(model);
+    if (!byVersion) this.batchSeries.set(model, (byVersion = new Map()));
+    let series = byVersion.get(version);
     if (!series) {
       const labels = { model, version };
       series = {
@@ -323,7 +340,7 @@ export class ServerMetrics {
         inferences: this.inferences.labels(labels),
         executions: this.executions.labels(labels),
       };
-      this.batchSeries.set(key, series);
+      byVersion.set(version, series);
     }
     series.batchSize.observe(rows);
     series.compute.observe(computeSeconds);
