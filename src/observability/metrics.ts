@@ -243,6 +243,22 @@ export class ServerMetrics {
           for (const s of sources.shadows()) this.inc({ route: s.route, shadow: s.shadow }, read(s));
         },
       });
+    const recentOf = (model: string, version: string): Percentiles => this.recent(model, version);
+    new Gauge({
+      name: name('request_duration_recent_seconds'),
+      help: `Latency percentiles of the last ${RECENT_WINDOW_SECONDS} s of successful requests, per version, without PromQL.`,
+      labelNames: ['model', 'version', 'percentile'],
+      registers,
+      collect() {
+        for (const v of sources.versions()) {
+          const p = recentOf(v.model, v.version);
+          if (p.count === 0) continue;
+          this.set({ model: v.model, version: v.version, percentile: 'p50' }, p.p50);
+          this.set({ model: v.model, version: v.version, percentile: 'p95' }, p.p95);
+          this.set({ model: v.model, version: v.version, percentile: 'p99' }, p.p99);
+        }
+      },
+    });
     const costs = (): CostPer1k[] => this.costs();
     if (cost && cost.pricePerHour > 0) {
       new Gauge({

@@ -54,6 +54,14 @@ describe('/metrics', () => {
     expect(value(text, `brisk_request_duration_seconds_bucket{le="+Inf",${requestLabels.slice(1)}}`)).toBe(21);
     expect(value(text, `brisk_model_load_seconds${labels}`)).toBeGreaterThan(0);
     expect(value(text, 'brisk_requests_in_flight')).toBe(0);
+    expect(value(text, `brisk_queue_capacity${labels}`)).toBe(1024);
+    expect(value(text, `brisk_request_duration_recent_seconds{model="tiny_classifier",version="1",percentile="p99"}`)).toBeGreaterThan(0);
+    expect(value(text, 'brisk_process_resident_memory_bytes')).toBeGreaterThan(1e6);
+    // Busy since the previous scrape: the next scrape, right after more work, shows a share of the worker's time.
+    await Promise.all(Array.from({ length: 20 }, () => tinyInfer(32)));
+    const busy = value(await scrape(), `brisk_worker_busy_ratio${labels}`);
+    expect(busy).toBeGreaterThan(0);
+    expect(busy).toBeLessThanOrEqual(1);
   });
 
   it('counts refused requests by outcome', async () => {

@@ -108,6 +108,12 @@ describe('shadows', () => {
     expect(stats['mean_abs_diff']).toBeCloseTo(0.05 / 4, 5);
     expect(stats['argmax_agreement']).toBeGreaterThan(0);
     expect(stats['argmax_agreement']).toBeLessThanOrEqual(1);
+    // The same figures reach Prometheus, labelled by route and shadow target.
+    const metrics = (await request(`${server.url}/metrics`)).body.toString();
+    expect(metrics).toContain('brisk_shadow_compared_total{route="compare",shadow="scorer/2"} 50');
+    const maxDiff = Number(/brisk_shadow_max_abs_difference\{route="compare",shadow="scorer\/2"\} (\S+)/.exec(metrics)?.[1]);
+    expect(maxDiff).toBeCloseTo(0.05, 5);
+    expect(metrics).toMatch(/brisk_requests_total\{model="scorer",version="2",protocol="rest",role="shadow",outcome="success"\} \d+/);
   });
 
   it('never changes or delays the primary answer, also when the shadow is slow or fails', async () => {
