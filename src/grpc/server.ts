@@ -14,10 +14,11 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceClientConstructor,
+  type ServiceDefinition,
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { ServingError, toServingError } from '../errors.js';
+import { invalidArgument, ServingError, toServingError } from '../errors.js';
 import type { InferenceService } from '../inference/service.js';
 import { Cancellation } from '../inference/types.js';
 import type { Logger } from '../observability/logger.js';
@@ -66,6 +67,34 @@ function service(grpcObject: GrpcObject, path: string): ServiceClientConstructor
   return node as ServiceClientConstructor;
 }
 
+/** Marks a message that could not be decoded; the handler answers INVALID_ARGUMENT. */
+const MALFORMED = Symbol('malformed');
+type MaybeMalformed<T> = T & { [MALFORMED]?: string };
+
+/**
+ * grpc-js answers INTERNAL when a request cannot be decoded; a malformed message
+ * is the client's mistake, so decoding failures are handed to the handler instead.
+ */
+function tolerantDeserializers(definition: ServiceDefinition, methods: readonly string[]): ServiceDefinition {
+  return Object.fromEntries(
+    Object.entries(definition).map(([method, original]) => [
+      method,
+      !methods.includes(method)
+        ? original
+        : {
+            ...original,
+            requestDeserialize: (bytes: Buffer) => {
+              try {
+                return original.requestDeserialize(bytes);
+              } catch (error) {
+                return { [MALFORMED]: `malformed request message: ${error instanceof Error ? error.message : String(error)}` };
+              }
+            },
+          },
+    ]),
+  ) as ServiceDefinition;
+}
+
 export async function startGrpcServer(inference: InferenceService, options: GrpcServerOptions, log: Logger): Promise<RunningGrpcServer> {
   const { definition, grpcObject } = loadServiceDefinitions();
   const server = new Server({
@@ -76,10 +105,11 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
 
   /** One inference from a decoded message; the same path for unary and streaming calls. */
   const infer = async (
-    message: GrpcModelInferRequest,
+    message: MaybeMalformed<GrpcModelInferRequest>,
     call: ServerUnaryCall<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
     cancellation: Cancellation,
   ): Promise<{ message: GrpcModelInferResponse; servedBy?: string }> => {
+    if (message[MALFORMED]) throw invalidArgument(message[MALFORMED]);
     // Unknown or unready models are refused before the message is decoded, as over REST.
     inference.checkModelReady(message.model_name, message.model_version || undefined);
     const deadline = deadlineUs(call);
@@ -110,7 +140,7 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     if (!(error instanceof ServingError)) log.error({ err: error }, 'gRPC inference failed unexpectedly');
   };
 
-  server.addService(service(grpcObject, INFERENCE_SERVICE).service, {
+  server.addService(tolerantDeserializers(service(grpcObject, INFERENCE_SERVICE).service, ['ModelInfer', 'ModelStreamInfer']), {
     ServerLive: unary(() => ({ live: true })),
     ServerReady: unary(() => ({ ready: inference.readiness().ready })),
     ModelReady: unary((request: { name: string; version: string }) => {

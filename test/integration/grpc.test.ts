@@ -308,6 +308,22 @@ describe('operations', () => {
     expect(names).toEqual(expect.arrayContaining(['inference.GRPCInferenceService', 'grpc.health.v1.Health']));
   });
 
+  it('answers INVALID_ARGUMENT for a malformed protobuf message, and keeps serving', async () => {
+    const error = await new Promise<ServiceError>((resolve) =>
+      client.inference.makeUnaryRequest(
+        '/inference.GRPCInferenceService/ModelInfer',
+        (x: Buffer) => x,
+        (x: Buffer) => x,
+        // Field 5 (inputs) declares 100 bytes; two follow.
+        Buffer.from([0x2a, 0x64, 0x01, 0x02]),
+        (e) => resolve(e!),
+      ),
+    );
+    expect(error.code).toBe(status.INVALID_ARGUMENT);
+    expect(error.details).toMatch(/malformed request message/);
+    expect(await client.call('ServerLive', {})).toEqual({ live: true });
+  });
+
   it('answers UNIMPLEMENTED for an unknown method', async () => {
     const error = await new Promise<ServiceError>((resolve) =>
       client.inference.makeUnaryRequest(
