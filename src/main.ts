@@ -5,10 +5,12 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { ServerConfig } from './config/server-config.js';
+import { ServingError } from './errors.js';
 import { loadAdminTokens } from './admin/tokens.js';
 import { startAdminServer } from './admin/server.js';
 import { startGrpcServer } from './grpc/server.js';
 import { startHttpServer } from './http/server.js';
+import { ByteBudget } from './inference/byte-budget.js';
 import { InferenceService } from './inference/service.js';
 import { ModelRegistry } from './models/registry.js';
 import type { Logger } from './observability/logger.js';
@@ -48,6 +50,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const routes = new RouteStore(config.stateDir, log);
   const shadowStats = new ShadowStatsTable();
   const loadSignal = new LoadSignal();
+  const budget = new ByteBudget(config.maxInflightBytes);
   const cores = os.availableParallelism();
   // The metrics read the server's state at scrape time; `registry` and `service` exist by then.
   const metrics: ServerMetrics | undefined = !config.metrics ? undefined : new ServerMetrics({
@@ -115,6 +118,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       port: config.httpPort,
       maxBodyBytes: config.maxBodyBytes,
       ...(metrics ? { renderMetrics: () => metrics.render() } : {}),
+      budget,
+      bodyTimeoutMs: config.bodyTimeoutMs,
     },
     log,
   );
@@ -125,6 +130,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       port: config.grpcPort,
       maxMessageBytes: config.grpcMaxMessageBytes,
       maxConcurrentStreams: config.grpcMaxConcurrentStreams,
+      budget,
     },
     log,
   );
@@ -147,10 +153,17 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const deadline = performance.now() + drainTimeoutSeconds * 1000;
     while (service.inFlight > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const drained = service.inFlight === 0;
-    if (!drained) log.error({ abandoned: service.inFlight }, 'drain timeout: abandoning in-flight requests');
+    if (!drained) {
+      const queued = registry.abandonQueued(new ServingError('SHUTTING_DOWN', 'the server is shutting down'));
+      log.error({ abandoned: service.inFlight, queued, running: registry.runningBatches() }, 'drain timeout: abandoning in-flight requests');
+    }
     http.close();
     admin?.close();
     await grpc.close(Math.max(0, deadline - performance.now()));
+    // A worker stopped inside ONNX Runtime's native run takes the process down with it
+    // (the binding throws during thread teardown): running batches end first.
+    const hardDeadline = performance.now() + 60_000;
+    while (registry.runningBatches() > 0 && performance.now() < hardDeadline) await new Promise((r) => setTimeout(r, 20));
     await registry.close();
     loadSignal.stop();
     await stopTracing();

@@ -93,6 +93,18 @@ export const OPTIONS = {
     help: 'concurrent gRPC calls per connection',
     schema: z.coerce.number().int().min(1).max(1_000_000).default(1024),
   },
+  bodyTimeoutMs: {
+    flag: 'body-timeout-ms',
+    env: 'BRISK_BODY_TIMEOUT_MS',
+    help: 'longest a client may take to send a request body; slower ones get 408 and are disconnected',
+    schema: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  },
+  maxInflightBytes: {
+    flag: 'max-inflight-bytes',
+    env: 'BRISK_MAX_INFLIGHT_BYTES',
+    help: 'request bytes held at once across all connections; more is refused as overload',
+    schema: z.coerce.number().int().min(1024).max(2 ** 40).default(1024 * 1024 * 1024),
+  },
   drainTimeoutSeconds: {
     flag: 'drain-timeout',
     env: 'BRISK_DRAIN_TIMEOUT',

@@ -19,9 +19,11 @@ import {
 } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { invalidArgument, ServingError, toServingError } from '../errors.js';
+import type { ByteBudget } from '../inference/byte-budget.js';
 import type { InferenceService } from '../inference/service.js';
 import { Cancellation } from '../inference/types.js';
 import type { Logger } from '../observability/logger.js';
+import type { TensorData } from '../tensor/datatypes.js';
 import { decodeGrpcInferRequest } from './infer-request.js';
 import { encodeGrpcInferResponse } from './infer-response.js';
 import type { GrpcModelInferRequest, GrpcModelInferResponse } from './messages.js';
@@ -33,6 +35,8 @@ export interface GrpcServerOptions {
   port: number;
   maxMessageBytes: number;
   maxConcurrentStreams: number;
+  /** Bytes of requests held at once, shared with the other protocols. */
+  budget: ByteBudget;
 }
 
 export interface RunningGrpcServer {
@@ -42,6 +46,8 @@ export interface RunningGrpcServer {
 }
 
 const INFERENCE_SERVICE = 'inference.GRPCInferenceService';
+
+const tensorBytes = (data: TensorData): number => (Array.isArray(data) ? data.reduce((sum, s) => sum + s.length, 0) : data.byteLength);
 
 function toStatus(error: unknown): Partial<ServerErrorResponse> {
   const serving = toServingError(error);
@@ -122,7 +128,14 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
       ...(traceparent ? { traceparent } : {}),
     });
     request.cancellation = cancellation;
-    const response = await inference.infer(request);
+    // The decoded tensors are what a queued call holds; they count until it is answered.
+    const release = options.budget.reserve(request.inputs.reduce((sum, input) => sum + tensorBytes(input.data), 0));
+    let response;
+    try {
+      response = await inference.infer(request);
+    } finally {
+      release();
+    }
     return { message: encodeGrpcInferResponse(response), ...(response.servedBy ? { servedBy: response.servedBy } : {}) };
   };
 

@@ -3,6 +3,7 @@
  * every decision is the InferenceService's.
  */
 import { ServingError } from '../errors.js';
+import type { ByteBudget } from '../inference/byte-budget.js';
 import type { InferenceService } from '../inference/service.js';
 import { Cancellation } from '../inference/types.js';
 import type { Logger } from '../observability/logger.js';
@@ -19,6 +20,10 @@ export interface HttpServerOptions {
   maxBodyBytes: number;
   /** The Prometheus exposition for GET /metrics. */
   renderMetrics?: () => Promise<{ contentType: string; body: string }>;
+  /** Bytes of requests held at once, shared with the other protocols. */
+  budget: ByteBudget;
+  /** Longest a client may take to send a body. */
+  bodyTimeoutMs: number;
 }
 
 export interface RunningHttpServer {
@@ -103,10 +108,19 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
     const traceparent = req.getHeader('traceparent');
     const state: ResponseState = { finished: false };
     const cancellation = new Cancellation();
+    // A body's bytes count against the budget from before it is read until the answer goes out.
+    let release = (): void => undefined;
     res.onAborted(() => {
       state.finished = true;
+      release();
       cancellation.cancel();
     });
+    try {
+      release = options.budget.reserve(/^\d{1,15}$/.test(contentLength) ? Number(contentLength) : options.maxBodyBytes);
+    } catch (error) {
+      sendError(res, state, error, true);
+      return;
+    }
     readBody(
       res,
       contentLength,
@@ -118,6 +132,7 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
           service.checkModelReady(modelName, modelVersion);
           request = decodeInferRequest(body, { modelName, headerLength, ...(modelVersion !== undefined ? { modelVersion } : {}) });
         } catch (error) {
+          release();
           sendError(res, state, error);
           return;
         }
@@ -126,6 +141,7 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
         if (traceparent) request.traceparent = traceparent;
         service.infer(request).then(
           (response) => {
+            release();
             if (state.finished) return;
             try {
               const encoded = encodeInferResponse(response);
@@ -136,13 +152,18 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
             }
           },
           (error: unknown) => {
+            release();
             if (!(error instanceof ServingError)) log.error({ err: error, model: modelName }, 'inference failed unexpectedly');
             sendError(res, state, error);
           },
         );
       },
       // Refused bodies are not read further: answer and drop the connection.
-      (error) => sendError(res, state, error, true),
+      (error) => {
+        release();
+        sendError(res, state, error, true);
+      },
+      options.bodyTimeoutMs,
     );
   };
   app.post('/v2/models/:model/infer', infer(false));

@@ -8,6 +8,7 @@ export const HTTP_STATUS: Record<ErrorCode, string> = {
   MODEL_NOT_READY: '503 Service Unavailable',
   OVERLOADED: '503 Service Unavailable',
   DEADLINE_EXCEEDED: '504 Gateway Timeout',
+  REQUEST_TIMEOUT: '408 Request Timeout',
   CANCELLED: '499 Client Closed Request',
   SHUTTING_DOWN: '503 Service Unavailable',
   UNAUTHENTICATED: '401 Unauthorized',

@@ -3,7 +3,7 @@
  * files in git and gets its model.onnx files from here; tests build the extra
  * models into temporary repositories.
  */
-import { channelStats, datatypeEcho, ECHO_DATATYPES, mixedTypes, mlp, slowModel } from './graphs.js';
+import { channelStats, datatypeEcho, ECHO_DATATYPES, gatherModel, mixedTypes, mlp, slowModel } from './graphs.js';
 import type { GraphSpec } from './onnx-writer.js';
 
 export interface CatalogEntry {
@@ -55,6 +55,8 @@ export const TEST_MODELS = {
   /** Every datatype that has typed gRPC contents: all but FP16. */
   typedEcho: { model: 'typed_echo', version: 1, graph: () => datatypeEcho(ECHO_DATATYPES.filter((d) => d !== 'FP16')) },
   slow: { model: 'slow', version: 1, graph: () => slowModel(96) },
+  /** session.run throws for an index past 3: a batch that fails inside ONNX Runtime. */
+  gather: { model: 'gather', version: 1, graph: gatherModel },
   /** Same inputs and outputs as `slow` (x → y, [batch, 4]) but fast: a primary for slow shadows. */
   fast: { model: 'fast', version: 1, graph: () => mlp({ name: 'fast', widths: [4, 4], seed: 5, inputName: 'x', outputName: 'y', softmax: false }) },
 } satisfies Record<string, CatalogEntry>;

@@ -164,3 +164,17 @@ export function slowModel(rounds: number): GraphSpec {
     nodes,
   };
 }
+
+/**
+ * Fails inside ONNX Runtime for some inputs: Gather from a 4-element table at
+ * indices the request gives, so an index past 3 makes session.run throw.
+ */
+export function gatherModel(): GraphSpec {
+  return {
+    name: 'gather',
+    inputs: [{ name: 'index', datatype: 'INT64', shape: [BATCH, 1] }],
+    outputs: [{ name: 'value', datatype: 'FP32', shape: [BATCH, 1] }],
+    initializers: [floatInit('table', [4], Float32Array.from([10, 20, 30, 40]))],
+    nodes: [{ op: 'Gather', inputs: ['table', 'index'], outputs: ['value'], attributes: { axis: 0 } }],
+  };
+}

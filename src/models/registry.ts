@@ -190,6 +190,20 @@ export class ModelRegistry {
     return { ready: this.loaded && notReady.length === 0, notReady };
   }
 
+  private schedulers(): VersionScheduler[] {
+    return [...this.models.values()].flatMap((m) => m.versions.flatMap((v) => (v.scheduler ? [v.scheduler] : [])));
+  }
+
+  /** Answers every queued request with `error`; returns how many there were. */
+  abandonQueued(error: ServingError): number {
+    return this.schedulers().reduce((sum, s) => sum + s.abandonQueued(error), 0);
+  }
+
+  /** Batches inside ONNX Runtime right now, over all models. */
+  runningBatches(): number {
+    return this.schedulers().reduce((sum, s) => sum + s.runningBatches, 0);
+  }
+
   async close(): Promise<void> {
     const closing: Promise<void>[] = [];
     for (const entry of this.models.values()) {

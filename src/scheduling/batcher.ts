@@ -63,6 +63,15 @@ export class DynamicBatcher<T extends QueuedItem> {
     return this.queue.remove(item);
   }
 
+  /** Empties the queue (shutdown); returns what was waiting. */
+  drainQueue(): T[] {
+    const all: T[] = [];
+    for (let batch = this.queue.nextBatch(Number.MAX_SAFE_INTEGER); batch.length; batch = this.queue.nextBatch(Number.MAX_SAFE_INTEGER)) {
+      all.push(...batch);
+    }
+    return all;
+  }
+
   private scheduleDecision(): void {
     if (this.decisionPending) return;
     this.decisionPending = true;

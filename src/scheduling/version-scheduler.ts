@@ -125,6 +125,17 @@ export class VersionScheduler {
     item.reject(new ServingError('CANCELLED', 'request cancelled by the client'));
   }
 
+  /** Answers every waiting request with `error` (shutdown past its deadline); running batches go on. */
+  abandonQueued(error: ServingError): number {
+    const waiting = this.batcher.drainQueue();
+    for (const item of waiting) {
+      this.release(item);
+      endSpan(item.queueSpan, { code: error.code, message: error.message });
+      item.reject(error);
+    }
+    return waiting.length;
+  }
+
   /** Drops the timer and abort listener of a request leaving the queue. */
   private release(item: Pending): void {
     if (item.timer) clearTimeout(item.timer);

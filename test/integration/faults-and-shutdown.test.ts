@@ -37,6 +37,26 @@ describe('a batch past its time limit', () => {
   });
 });
 
+describe('a batch that fails inside ONNX Runtime', () => {
+  it('fails only its own requests with 500 and the reason, and the model keeps serving', async () => {
+    const repository = writeRepository([{ entry: TEST_MODELS.gather, config: { max_batch_size: 8 } }]);
+    const server = await startServer(repository);
+    try {
+      const gather = (index: number) =>
+        postJson(`${server.url}/v2/models/gather/infer`, { inputs: [{ name: 'index', datatype: 'INT64', shape: [1, 1], data: [index] }] });
+      const failed = await gather(10);
+      expect(failed.status).toBe(500);
+      expect(failed.json()['error']).toMatch(/failed to run a batch of 1: .*indices/i);
+      expect(failed.json()['error']).not.toMatch(/\/tmp\//);
+      const ok = await gather(2);
+      expect(ok.status).toBe(200);
+      expect(ok.json<{ outputs: { data: number[] }[] }>().outputs[0]!.data).toEqual([30]);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   it('turns readiness off at once, answers every request in flight, then exits 0', async () => {
     const repository = writeRepository([{ entry: TEST_MODELS.slow, config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 16 } } }]);
@@ -52,5 +72,60 @@ describe('graceful shutdown', () => {
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
     expect(await exited).toBe(0);
     expect(server.logs.some((l) => l['msg'] === 'stopped' && l['drained'] === true)).toBe(true);
+  });
+});
+
+describe('shutdown past the drain timeout', () => {
+  it('exits non-zero and logs what it abandoned; a second signal exits at once', async () => {
+    const repository = writeRepository([{ entry: TEST_MODELS.slow, config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 16 } } }]);
+    const server = await startServer(repository, ['--drain-timeout', '0.1']);
+    const slow = () =>
+      postJson(`${server.url}/v2/models/slow/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] }).catch(
+        (error: Error) => error,
+      );
+    const inFlight = [slow(), slow(), slow(), slow()];
+    await new Promise((r) => setTimeout(r, 50));
+    const code = await server.stop();
+    expect(code).toBe(1);
+    expect(server.logs.find((l) => l['msg'] === 'drain timeout: abandoning in-flight requests')?.['abandoned']).toBeGreaterThan(0);
+    await Promise.all(inFlight);
+
+    const second = await startServer(repository, ['--drain-timeout', '30']);
+    const pending = [slow(), slow(), slow(), slow()].map((p) => p.catch(() => undefined));
+    await new Promise((r) => setTimeout(r, 50));
+    const exited = new Promise<number | null>((resolve) => second.process.once('exit', (exitCode) => resolve(exitCode)));
+    const started = performance.now();
+    second.process.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 30));
+    second.process.kill('SIGTERM');
+    expect(await exited).toBe(1);
+    // Well before the four queued batches (about a second) could have finished.
+    expect(performance.now() - started).toBeLessThan(700);
+    await Promise.all(pending);
+  });
+});
+
+describe('bytes in flight', () => {
+  it('refuses requests past --max-inflight-bytes with 503, and frees the budget as answers go out', async () => {
+    const repository = writeRepository([{ entry: TEST_MODELS.slow, config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 100 } } }]);
+    const server = await startServer(repository, ['--max-inflight-bytes', String(64 * 1024)]);
+    try {
+      // About 16 KiB each, most of it a long id: four fit in the budget at once.
+      const big = () =>
+        postJson(`${server.url}/v2/models/slow/infer`, {
+          id: 'x'.repeat(16_000),
+          inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }],
+        });
+      const answers = await Promise.all(Array.from({ length: 10 }, big));
+      const refused = answers.filter((a) => a.status === 503);
+      expect(answers.filter((a) => a.status === 200).length).toBeGreaterThan(0);
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused[0]!.json()['error']).toMatch(/--max-inflight-bytes 65536/);
+      expect(refused[0]!.headers.get('retry-after')).toBe('1');
+      // Everything was released: the next request fits again.
+      expect((await big()).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
   });
 });

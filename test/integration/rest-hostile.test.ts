@@ -9,7 +9,7 @@ const LIMIT = 64 * 1024;
 
 beforeAll(async () => {
   const repository = writeRepository([{ entry: BUNDLED_MODELS.find((e) => e.model === 'tiny_classifier')!, config: { max_batch_size: 8 } }]);
-  server = await startServer(repository, ['--max-body-bytes', String(LIMIT)]);
+  server = await startServer(repository, ['--max-body-bytes', String(LIMIT), '--body-timeout-ms', '300']);
 });
 
 afterAll(async () => {
@@ -56,6 +56,26 @@ describe('bodies over the limit', () => {
       `POST /v2/models/tiny_classifier/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
     );
     expect(answer).toMatch(/^HTTP\/1.1 200/);
+  });
+});
+
+describe('slow clients', () => {
+  it('cuts off a body trickled in past --body-timeout-ms with 408 and closes the connection', async () => {
+    const started = performance.now();
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(server.httpPort, '127.0.0.1');
+      let received = '';
+      socket.on('data', (d) => (received += d.toString()));
+      socket.on('close', () => resolve(received));
+      socket.on('error', () => resolve(received));
+      socket.write('POST /v2/models/tiny_classifier/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"inputs":');
+      // A byte now and then, never the whole body.
+      const trickle = setInterval(() => socket.write(' '), 100);
+      socket.on('close', () => clearInterval(trickle));
+    });
+    expect(answer).toMatch(/^HTTP\/1.1 408/);
+    expect(answer).toMatch(/did not arrive within 300 ms/);
+    expect(performance.now() - started).toBeLessThan(3000);
   });
 });
 
