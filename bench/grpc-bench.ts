@@ -8,14 +8,13 @@
  * as tritonclient sends it. h2load sees only HTTP statuses, so the server's own
  * inference counter is checked against the calls answered.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadServiceDefinitions } from '../src/grpc/protos.js';
 import { projectFile } from '../src/project-files.js';
 import { measureCeiling } from './ceiling.js';
-import { startChild, type ChildServer } from './lib/child-server.js';
+import { startBrisk, startChild, type ChildServer } from './lib/child-server.js';
 import { h2loadAvailable, runGrpcLoad } from './lib/h2load.js';
 import type { LoadResult } from './lib/load.js';
 import { machineInfo } from './lib/machine.js';
@@ -106,11 +105,7 @@ async function main(): Promise<void> {
     await echo.stop();
   }
 
-  const brisk = await startChild(
-    process.execPath,
-    [projectFile('dist', 'src', 'cli.js'), 'serve', '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--admin-port', '0', '--state-dir', mkdtempSync(path.join(os.tmpdir(), 'brisk-bench-state-'))],
-    (l) => l['msg'] === 'serving',
-  );
+  const brisk = await startBrisk();
   try {
     const httpPort = brisk.ready['httpPort'] as number;
     for (const scenario of [tiny, heavy]) {

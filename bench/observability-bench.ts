@@ -7,12 +7,10 @@
  * exporter configured but no collector listening, so every sampled span is
  * made, batched and offered for export. Runs alternate.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { projectFile } from '../src/project-files.js';
-import { startChild } from './lib/child-server.js';
+import { startBrisk } from './lib/child-server.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import { machineInfo } from './lib/machine.js';
 import { fmt, medianRun } from './lib/report.js';
@@ -56,15 +54,7 @@ interface Measurement {
 const FIXED_RATE = 4000;
 
 async function measure(mode: keyof typeof MODES): Promise<Measurement> {
-  const server = await startChild(
-    process.execPath,
-    [
-      projectFile('dist', 'src', 'cli.js'), 'serve', '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--admin-port', '0',
-      '--state-dir', mkdtempSync(path.join(os.tmpdir(), 'brisk-bench-state-')), ...MODES[mode].args,
-    ],
-    (l) => l['msg'] === 'serving',
-    MODES[mode].env,
-  );
+  const server = await startBrisk([...MODES[mode].args], MODES[mode].env);
   try {
     const { body, headers } = requestBody(SCENARIOS['tiny']!);
     const load = { url: `http://127.0.0.1:${server.ready['httpPort'] as number}/v2/models/tiny_classifier/infer`, connections: Number(args.connections), body, headers };

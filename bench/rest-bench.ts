@@ -7,13 +7,13 @@
  * this process) shares the machine's cores with the server under test, as it
  * does for every server compared. Each point is the median of --repeat runs.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectFile } from '../src/project-files.js';
 import { measureCeiling, type CeilingResult } from './ceiling.js';
-import { startChild, type ChildServer } from './lib/child-server.js';
+import { startBrisk, startChild, type ChildServer } from './lib/child-server.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import { machineInfo } from './lib/machine.js';
 import { fmt, medianRun } from './lib/report.js';
@@ -48,14 +48,6 @@ interface Point {
 }
 
 const isServing = (line: Record<string, unknown>) => line['msg'] === 'serving';
-
-function startBrisk(): Promise<ChildServer> {
-  return startChild(
-    process.execPath,
-    [projectFile('dist', 'src', 'cli.js'), 'serve', '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--admin-port', '0', '--state-dir', mkdtempSync(path.join(os.tmpdir(), 'brisk-bench-state-'))],
-    isServing,
-  );
-}
 
 function startNaive(scenario: Scenario): Promise<ChildServer> {
   const modelPath = projectFile('models', scenario.model, '1', 'model.onnx');

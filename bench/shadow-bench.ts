@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { writeModel } from '../src/modelgen/build.js';
 import { BUNDLED_MODELS } from '../src/modelgen/catalog.js';
 import { projectFile } from '../src/project-files.js';
-import { startChild } from './lib/child-server.js';
+import { startBrisk } from './lib/child-server.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import { machineInfo } from './lib/machine.js';
 import { fmt, medianRun } from './lib/report.js';
@@ -43,12 +43,7 @@ function benchRepository(): string {
 async function main(): Promise<void> {
   const machine = machineInfo();
   const command = `npm run bench:shadow -- ${process.argv.slice(2).join(' ')}`.trim();
-  const server = await startChild(
-    process.execPath,
-    [projectFile('dist', 'src', 'cli.js'), 'serve', '--model-repository', benchRepository(), '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--admin-port', '0', '--state-dir', mkdtempSync(path.join(os.tmpdir(), 'brisk-bench-state-'))],
-    (l) => l['msg'] === 'serving',
-    { ADMIN_TOKEN: TOKEN },
-  );
+  const server = await startBrisk(['--model-repository', benchRepository()], { ADMIN_TOKEN: TOKEN });
   const http = `http://127.0.0.1:${server.ready['httpPort'] as number}`;
   const admin = `http://127.0.0.1:${server.ready['adminPort'] as number}`;
   const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };

@@ -10,12 +10,8 @@
  * due while every connection is busy is counted as not sent: the generator,
  * not the server, is then the limit.
  */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { projectFile } from '../src/project-files.js';
-import { startChild } from './lib/child-server.js';
+import { startBrisk } from './lib/child-server.js';
 import { runLoad } from './lib/load.js';
 import { machineInfo } from './lib/machine.js';
 import { fmt } from './lib/report.js';
@@ -34,11 +30,7 @@ const { values: args } = parseArgs({
 const scenario = SCENARIOS[args.model];
 if (!scenario) throw new Error(`unknown model scenario ${args.model}; known: ${Object.keys(SCENARIOS).join(', ')}`);
 
-const server = await startChild(
-  process.execPath,
-  [projectFile('dist', 'src', 'cli.js'), 'serve', '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--admin-port', '0', '--state-dir', mkdtempSync(path.join(os.tmpdir(), 'brisk-soak-state-'))],
-  (l) => l['msg'] === 'serving',
-);
+const server = await startBrisk();
 try {
   const port = server.ready['httpPort'] as number;
   // The soak sends JSON, so capacity is measured with the same JSON body.

@@ -3,7 +3,11 @@
  * says it is serving. Used by the benchmarks and by the integration tests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { projectFile } from '../../src/project-files.js';
 
 export interface ChildServer {
   process: ChildProcess;
@@ -48,4 +52,17 @@ export async function startChild(
       return exited;
     },
   };
+}
+
+/** This server from the compiled CLI on free loopback ports, with a fresh state folder. */
+export function startBrisk(extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
+  return startChild(
+    process.execPath,
+    [
+      projectFile('dist', 'src', 'cli.js'), 'serve', '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--admin-port', '0',
+      '--state-dir', mkdtempSync(path.join(tmpdir(), 'brisk-bench-state-')), ...extraArgs,
+    ],
+    (line) => line['msg'] === 'serving',
+    env,
+  );
 }
