@@ -79,6 +79,27 @@ describe('slow clients', () => {
   });
 });
 
+describe('slow headers', () => {
+  it('closes a connection whose headers trickle in, within uWebSockets.js’s 10 s limit', { timeout: 20_000 }, async () => {
+    const started = performance.now();
+    const sentBytes = await new Promise<number>((resolve) => {
+      const socket = connect(server.httpPort, '127.0.0.1');
+      const header = `GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ${'a'.repeat(100)}`;
+      let sent = 0;
+      const trickle = setInterval(() => sent < header.length && socket.write(header[sent++]!), 500);
+      socket.on('close', () => {
+        clearInterval(trickle);
+        resolve(sent);
+      });
+      socket.on('error', () => undefined);
+    });
+    const seconds = (performance.now() - started) / 1000;
+    // Bytes kept arriving every half second; the connection was cut all the same.
+    expect(sentBytes).toBeGreaterThan(10);
+    expect(seconds).toBeLessThan(15);
+  });
+});
+
 describe('requests that disagree with the model', () => {
   it.each([
     ['a wrong datatype', { inputs: [{ name: 'input', datatype: 'FP64', shape: [1, 64], data: new Array(64).fill(0) }] }, /datatype FP64 does not match the model's FP32/],
