@@ -10,6 +10,8 @@ beforeAll(async () => {
   const repository = bundledRepository([
     // Prefers CUDA, which this machine lacks: must still serve, on the CPU.
     { entry: scorerV1, as: 'gpu_preferred', config: { max_batch_size: 8, execution_providers: ['cuda', 'cpu'] } },
+    // CUDA only, on a machine without it: no worker can start a session.
+    { entry: scorerV1, as: 'gpu_only', config: { max_batch_size: 8, execution_providers: ['cuda'] } },
   ]);
   addRawModel(repository, 'broken_config', { 'config.json': '{"max_batch_size": ', '1/model.onnx': 'x' });
   addRawModel(repository, 'corrupt_model', { '1/model.onnx': 'this is not a protobuf' });
@@ -33,7 +35,8 @@ describe('health and metadata', () => {
     expect(answer.status).toBe(503);
     const report = answer.json<{ not_ready: { name: string; reason: string }[] }>();
     const reasons = Object.fromEntries(report.not_ready.map((m) => [m.name, m.reason]));
-    expect(Object.keys(reasons).sort()).toEqual(['bad_schema', 'broken_config', 'corrupt_model']);
+    expect(Object.keys(reasons).sort()).toEqual(['bad_schema', 'broken_config', 'corrupt_model', 'gpu_only']);
+    expect(reasons['gpu_only']).toMatch(/no execution provider could load the model \(cuda unavailable/);
     expect(reasons['broken_config']).toMatch(/^broken_config\/config.json: not valid JSON/);
     expect(reasons['bad_schema']).toMatch(/max_batch_size/);
     expect(reasons['bad_schema']).toMatch(/instances/);
