@@ -12,6 +12,7 @@ import { startGrpcServer } from './grpc/server.js';
 import { startHttpServer } from './http/server.js';
 import { ByteBudget } from './inference/byte-budget.js';
 import { InferenceService } from './inference/service.js';
+import { metricSources } from './metric-sources.js';
 import { ModelRegistry } from './models/registry.js';
 import type { Logger } from './observability/logger.js';
 import { ServerMetrics } from './observability/metrics.js';
@@ -52,44 +53,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const loadSignal = new LoadSignal();
   const budget = new ByteBudget(config.maxInflightBytes);
   const cores = os.availableParallelism();
-  // The metrics read the server's state at scrape time; `registry` and `service` exist by then.
-  const metrics: ServerMetrics | undefined = !config.metrics ? undefined : new ServerMetrics({
-    inFlight: () => service.inFlight,
-    versions: () =>
-      registry.list().flatMap((m) =>
-        m.versions.flatMap((v) =>
-          v.scheduler && v.pool
-            ? [
-                {
-                  model: v.name,
-                  version: v.version,
-                  queued: v.scheduler.queued,
-                  queueCapacity: v.spec?.maxQueueSize ?? 0,
-                  busySeconds: v.pool.busySeconds,
-                  busyCoreSeconds: v.pool.busySeconds * (v.spec?.intraOpThreads || cores),
-                  inferences: v.scheduler.stats.inferenceCount,
-                  instances: v.pool.instances,
-                  ...(v.loadSeconds !== undefined ? { loadSeconds: v.loadSeconds } : {}),
-                },
-              ]
-            : [],
-        ),
-      ),
-    shadows: () =>
-      shadowStats.all().map(({ route, shadow, stats }) => {
-        const json = stats.toJSON();
-        return {
-          route,
-          shadow,
-          compared: stats.compared,
-          errors: stats.errors,
-          dropped: stats.dropped,
-          maxAbsDiff: stats.maxAbsDiff,
-          meanAbsDiff: json['mean_abs_diff'] ?? 0,
-          argmaxAgreement: json['argmax_agreement'] ?? null,
-        };
-      }),
-  }, { pricePerHour: config.costPerHour, cores, startedAtMs: performance.now() });
+  // The sources are read at scrape time, when `registry` and `service` exist.
+  const metrics = config.metrics
+    ? new ServerMetrics(metricSources(() => registry, () => service, shadowStats, cores), {
+        pricePerHour: config.costPerHour,
+        cores,
+        startedAtMs: performance.now(),
+      })
+    : undefined;
   const registry: ModelRegistry = new ModelRegistry(config.modelRepository, log, metrics);
   const service: InferenceService = new InferenceService(
     registry,

@@ -24,14 +24,24 @@ export class ShadowStats {
     this.argmaxRows += c.argmaxRows;
   }
 
+  /** Mean over compared requests of each request's mean absolute difference. */
+  get meanAbsDiff(): number {
+    return this.compared ? this.sumMeanAbsDiff / this.compared : 0;
+  }
+
+  /** Share of class-score rows whose argmax agreed; null when no class scores were compared. */
+  get argmaxAgreement(): number | null {
+    return this.argmaxRows ? this.argmaxAgreed / this.argmaxRows : null;
+  }
+
   toJSON(): Record<string, number | null> {
     return {
       compared: this.compared,
       errors: this.errors,
       dropped: this.dropped,
       max_abs_diff: this.maxAbsDiff,
-      mean_abs_diff: this.compared ? this.sumMeanAbsDiff / this.compared : 0,
-      argmax_agreement: this.argmaxRows ? this.argmaxAgreed / this.argmaxRows : null,
+      mean_abs_diff: this.meanAbsDiff,
+      argmax_agreement: this.argmaxAgreement,
     };
   }
 }

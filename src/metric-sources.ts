@@ -1,0 +1,52 @@
+/**
+ * What the metrics read from the serving core at scrape time. The metrics module
+ * imports nothing of ours; this adapter, used only by main.ts, hands it plain figures.
+ */
+import type { InferenceService } from './inference/service.js';
+import type { ModelRegistry } from './models/registry.js';
+import type { MetricSources } from './observability/metrics.js';
+import type { ShadowStatsTable } from './routing/shadow-stats.js';
+
+export function metricSources(
+  registry: () => ModelRegistry,
+  service: () => InferenceService,
+  shadowStats: ShadowStatsTable,
+  cores: number,
+): MetricSources {
+  return {
+    inFlight: () => service().inFlight,
+    versions: () =>
+      registry()
+        .list()
+        .flatMap((m) => m.versions)
+        .flatMap((v) =>
+          v.scheduler && v.pool && v.spec
+            ? [
+                {
+                  model: v.name,
+                  version: v.version,
+                  queued: v.scheduler.queued,
+                  queueCapacity: v.spec.maxQueueSize,
+                  busySeconds: v.pool.busySeconds,
+                  // A batch keeps its intra-op threads busy; 0 means ONNX Runtime took every core.
+                  busyCoreSeconds: v.pool.busySeconds * (v.spec.intraOpThreads || cores),
+                  inferences: v.scheduler.stats.inferenceCount,
+                  instances: v.pool.instances,
+                  ...(v.loadSeconds !== undefined ? { loadSeconds: v.loadSeconds } : {}),
+                },
+              ]
+            : [],
+        ),
+    shadows: () =>
+      shadowStats.all().map(({ route, shadow, stats }) => ({
+        route,
+        shadow,
+        compared: stats.compared,
+        errors: stats.errors,
+        dropped: stats.dropped,
+        maxAbsDiff: stats.maxAbsDiff,
+        meanAbsDiff: stats.meanAbsDiff,
+        argmaxAgreement: stats.argmaxAgreement,
+      })),
+  };
+}
