@@ -91,6 +91,37 @@ describe('traffic split', () => {
   });
 });
 
+describe('canary flips under load', () => {
+  it('moves weights, promotes and rolls back while requests flow, and fails none of them', async () => {
+    await setRoute('flipping', split(90));
+    let stop = false;
+    const statuses: number[] = [];
+    const servedBy = new Set<string>();
+    const load = Promise.all(
+      Array.from({ length: 16 }, async (_, worker) => {
+        for (let i = 0; !stop; i++) {
+          const answer = await score('flipping', worker * 10_000 + i);
+          statuses.push(answer.status);
+          servedBy.add(answer.headers.get('x-served-by') ?? '');
+        }
+      }),
+    );
+    for (const weight of [50, 10, 0, 100, 30]) {
+      expect((await setRoute('flipping', split(weight))).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    expect((await admin('POST', '/admin/routes/flipping/promote')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 60));
+    expect((await admin('POST', '/admin/routes/flipping/rollback')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 60));
+    stop = true;
+    await load;
+    expect(statuses.length).toBeGreaterThan(100);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect(servedBy).toEqual(new Set(['scorer/1', 'scorer/2']));
+  });
+});
+
 describe('shadows', () => {
   it('compares a shadow with the primary: version 2 differs by exactly 0.05 on one class', async () => {
     await setRoute('compare', {
