@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--scenarios tiny,heavy] [--connections 1,16,64] [--duration 5] [--repeat 3] [--out FILE]
+ * npm run bench:baseline -- [--scenarios tiny,heavy] [--connections 1,16,64] [--duration 5] [--repeat 3] [--out FILE]
  *
  * Compares in one run, per scenario and connection count: this server, a naive
  * one-request-one-inference server (bench/naive-server.ts), and the in-process
@@ -100,7 +100,7 @@ function table(points: Point[], ceilings: Map<string, CeilingResult>): string {
 
 async function main(): Promise<void> {
   const machine = machineInfo();
-  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+  const command = `npm run bench:baseline -- ${process.argv.slice(2).join(' ')}`.trim();
   const ceilings = new Map<string, CeilingResult>();
   const points: Point[] = [];
   for (const scenario of scenarios) {

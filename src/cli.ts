@@ -6,11 +6,14 @@ import { CliError, routesCommand } from './admin/routes-cli.js';
 import { ConfigError, configHelp, loadConfig } from './config/load-config.js';
 import { startServer } from './main.js';
 import { buildBundledModels } from './modelgen/build.js';
+import { pathToFileURL } from 'node:url';
 import { createLogger } from './observability/logger.js';
+import { projectFile } from './project-files.js';
 
 const USAGE = `usage: brisk [serve] [flags]     serve a model repository over the Open Inference Protocol
        brisk models [--force] [dir]  write the bundled example models (default dir: models)
        brisk routes list|show|set|promote|rollback|audit ...   canary and shadow routes (admin API)
+       brisk bench --url URL --model M [--mode closed|open] ...  load any Open Inference Protocol server, write a report
 
 serve flags:
 ${configHelp()}`;
@@ -48,6 +51,14 @@ async function main(): Promise<void> {
     const dir = rest.find((a) => !a.startsWith('--')) ?? 'models';
     const written = buildBundledModels(dir, force);
     console.log(written.length ? written.map((f) => `wrote ${f}`).join('\n') : `models in ${dir} are up to date`);
+    return;
+  }
+  if (command === 'bench') {
+    // The bench tool lives beside the server, not inside it: loaded only when asked for.
+    const tool = (await import(pathToFileURL(projectFile('dist', 'bench', 'tool', 'bench.js')).href)) as {
+      benchCommand(argv: string[]): Promise<string>;
+    };
+    console.log(await tool.benchCommand(rest));
     return;
   }
   if (command === 'routes') {

@@ -1,0 +1,162 @@
+/**
+ * The bench tool: load any Open Inference Protocol server over REST and report.
+ *
+ *   npm run bench -- --url http://127.0.0.1:8000 --model tiny_classifier \
+ *     [--mode closed --concurrency 1,4,16,64 | --mode open --rate 500,1000,2000] \
+ *     [--duration 10] [--warmup 2] [--rows 1] [--dim 1] [--input request.json] [--out bench/results/run]
+ *
+ * Inputs are generated from the model's metadata unless --input gives a body.
+ * A list of concurrencies or rates is a sweep, to find the knee. Writes
+ * <out>.json (command, machine, git revision, every point) and <out>.md with a
+ * table and SVG charts (<out>-latency.svg, <out>-throughput.svg).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { machineInfo, type MachineInfo } from '../lib/machine.js';
+import { fmt } from '../lib/report.js';
+import { fetchMetadata, requestBody } from './inputs.js';
+import { runRestLoad } from './rest-load.js';
+import { summarize, type PointSummary } from './summary.js';
+import { lineChart } from './svg.js';
+
+export interface BenchOptions {
+  url: string;
+  model: string;
+  mode: 'closed' | 'open';
+  /** Concurrencies (closed loop) or rates in req/s (open loop): one point each. */
+  loads: number[];
+  /** Open loop: connections available. */
+  connections: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  rows: number;
+  dim: number;
+  input?: string;
+  progress?: boolean;
+}
+
+export interface BenchResult {
+  command: string;
+  machine: MachineInfo;
+  target: { url: string; model: string };
+  points: PointSummary[];
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResult> {
+  const base = options.url.replace(/\/$/, '');
+  const { inputs, batched } = await fetchMetadata(base, options.model);
+  const body = requestBody(inputs, batched, options.rows, options.dim, options.input);
+  const url = new URL(`${base}/v2/models/${encodeURIComponent(options.model)}/infer`);
+  const points: PointSummary[] = [];
+  for (const load of options.loads) {
+    const raw = await runRestLoad({
+      url,
+      body,
+      headers: { 'content-type': 'application/json' },
+      mode: options.mode,
+      concurrency: options.mode === 'closed' ? load : options.connections,
+      ...(options.mode === 'open' ? { rate: load } : {}),
+      durationSeconds: options.durationSeconds,
+      warmupSeconds: options.warmupSeconds,
+      ...(options.progress
+        ? {
+            progress: (sent: number, answered: number, elapsed: number) =>
+              process.stderr.write(`\r  ${options.mode} ${load}: ${elapsed.toFixed(0)} s, sent ${sent}, answered ${answered}, ${fmt(answered / Math.max(elapsed, 0.001))} req/s   `),
+          }
+        : {}),
+    });
+    const point = summarize(raw, options.mode, load, batched ? options.rows : 1);
+    points.push(point);
+    if (options.progress) process.stderr.write(`\r  ${options.mode} ${load}: ${fmt(point.requestsPerSecond)} req/s, p99 ${fmt(point.latencyMs.p99, 2)} ms${' '.repeat(20)}\n`);
+  }
+  return { command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), machine: machineInfo(), target: { url: options.url, model: options.model }, points };
+}
+
+export function table(result: BenchResult): string {
+  const loadName = result.points[0]?.mode === 'open' ? 'offered req/s' : 'concurrency';
+  return [
+    `| ${loadName} | sent | answered | req/s | rows/s | outcomes | p50 ms | p90 ms | p95 ms | p99 ms | max ms |`,
+    '| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+    ...result.points.map(
+      (p) =>
+        `| ${fmt(p.load)} | ${fmt(p.sent)} | ${fmt(p.answered)} | ${fmt(p.requestsPerSecond)} | ${fmt(p.rowsPerSecond)} | ${Object.entries(p.outcomes).map(([k, n]) => `${k}: ${n}`).join(', ')} | ${fmt(p.latencyMs.p50, 2)} | ${fmt(p.latencyMs.p90, 2)} | ${fmt(p.latencyMs.p95, 2)} | ${fmt(p.latencyMs.p99, 2)} | ${fmt(p.latencyMs.max, 2)} |`,
+    ),
+  ].join('\n');
+}
+
+/** Writes <out>.json, <out>.md and the two charts; returns the markdown. */
+export function writeReport(result: BenchResult, out: string): string {
+  mkdirSync(path.dirname(out), { recursive: true });
+  const loadName = result.points[0]?.mode === 'open' ? 'offered load (req/s)' : 'concurrency (requests in flight)';
+  const latency = lineChart(
+    `Latency against ${loadName}`,
+    loadName,
+    'latency (ms)',
+    (['p50', 'p95', 'p99'] as const).map((q) => ({ name: q, points: result.points.map((p) => [p.load, p.latencyMs[q]] as [number, number]) })),
+  );
+  const throughput = lineChart(`Throughput against ${loadName}`, loadName, 'answered req/s', [
+    { name: 'req/s', points: result.points.map((p) => [p.load, p.requestsPerSecond] as [number, number]) },
+  ]);
+  writeFileSync(`${out}-latency.svg`, latency);
+  writeFileSync(`${out}-throughput.svg`, throughput);
+  writeFileSync(`${out}.json`, JSON.stringify(result, null, 2));
+  const m = result.machine;
+  const markdown = [
+    `# ${result.target.model} at ${result.target.url}`,
+    '',
+    `Command: \`${result.command}\``,
+    '',
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node.js ${m.node}; revision ${m.gitRevision}; ${m.date}.`,
+    '',
+    table(result),
+    '',
+    `![latency](${path.basename(out)}-latency.svg)`,
+    `![throughput](${path.basename(out)}-throughput.svg)`,
+    '',
+  ].join('\n');
+  writeFileSync(`${out}.md`, markdown);
+  return markdown;
+}
+
+/** `npm run bench -- ...` and `brisk bench ...`: runs the sweep, writes the report, returns the markdown. */
+export async function benchCommand(argv: string[]): Promise<string> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string', default: 'http://127.0.0.1:8000' },
+      model: { type: 'string', default: 'tiny_classifier' },
+      mode: { type: 'string', default: 'closed' },
+      concurrency: { type: 'string', default: '1,4,16,64' },
+      rate: { type: 'string' },
+      connections: { type: 'string', default: '256' },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '2' },
+      rows: { type: 'string', default: '1' },
+      dim: { type: 'string', default: '1' },
+      input: { type: 'string' },
+      out: { type: 'string', default: 'bench/results/run' },
+    },
+  });
+  const mode = values.mode === 'open' ? 'open' : 'closed';
+  if (mode === 'open' && !values.rate) throw new Error('--mode open needs --rate (one or more req/s, comma-separated)');
+  const result = await runBench({
+    url: values.url,
+    model: values.model,
+    mode,
+    loads: (mode === 'open' ? values.rate! : values.concurrency).split(',').map(Number),
+    connections: Number(values.connections),
+    durationSeconds: Number(values.duration),
+    warmupSeconds: Number(values.warmup),
+    rows: Number(values.rows),
+    dim: Number(values.dim),
+    ...(values.input ? { input: values.input } : {}),
+    progress: true,
+  });
+  return writeReport(result, values.out);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  console.log(await benchCommand(process.argv.slice(2)));
+}

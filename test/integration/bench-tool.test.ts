@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBench, writeReport } from '../../bench/tool/bench.js';
+import { BUNDLED_MODELS, TEST_MODELS } from '../../src/modelgen/catalog.js';
+import { tempDir, writeRepository } from '../helpers/repository.js';
+import { request, startServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+
+beforeAll(async () => {
+  const repository = writeRepository([
+    { entry: BUNDLED_MODELS.find((e) => e.model === 'tiny_classifier')!, config: { max_batch_size: 64 } },
+    { entry: TEST_MODELS.slow, config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 200 } } },
+  ]);
+  server = await startServer(repository);
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+const inferences = async (model: string): Promise<number> =>
+  (await request(`${server.url}/v2/models/${model}/stats`)).json<{ model_stats: { inference_count: number }[] }>().model_stats[0]!.inference_count;
+
+const options = { connections: 64, rows: 1, dim: 1, warmupSeconds: 0 } as const;
+
+describe('the bench tool, against a real server', () => {
+  it('reports the requests it really sent and had answered, with percentiles from its samples', async () => {
+    const before = await inferences('tiny_classifier');
+    const result = await runBench({ ...options, url: server.url, model: 'tiny_classifier', mode: 'closed', loads: [4], durationSeconds: 1 });
+    const point = result.points[0]!;
+    expect(point.sent).toBeGreaterThan(50);
+    expect(point.answered).toBe(point.sent);
+    expect(point.outcomes).toEqual({ '200': point.sent });
+    // The server counted exactly the requests the tool says it sent.
+    expect((await inferences('tiny_classifier')) - before).toBe(point.sent);
+    const { p50, p90, p95, p99, max } = point.latencyMs;
+    expect(p50).toBeGreaterThan(0);
+    expect(p50 <= p90 && p90 <= p95 && p95 <= p99 && p99 <= max).toBe(true);
+    expect(result.machine.cores).toBeGreaterThan(0);
+    expect(result.command).toMatch(/npm run bench/);
+  });
+
+  it('counts queueing in open-loop latency when the server is too slow for the rate', { timeout: 60_000 }, async () => {
+    // `slow` serves about five requests a second, one at a time.
+    const closed = await runBench({ ...options, url: server.url, model: 'slow', mode: 'closed', loads: [1], durationSeconds: 1 });
+    const open = await runBench({ ...options, url: server.url, model: 'slow', mode: 'open', loads: [20], durationSeconds: 1.5 });
+    const service = closed.points[0]!.latencyMs.p50;
+    const point = open.points[0]!;
+    expect(point.sent).toBe(30);
+    expect(point.answered).toBe(30);
+    // Thirty requests due in 1.5 s and served five a second: the last waited seconds, and the
+    // latency says so, because it runs from when each request was due.
+    expect(point.latencyMs.p50).toBeGreaterThan(3 * service);
+    expect(point.latencyMs.max).toBeGreaterThan(2000);
+  });
+
+  it('writes a JSON result, a markdown table and SVG charts', async () => {
+    const result = await runBench({ ...options, url: server.url, model: 'tiny_classifier', mode: 'closed', loads: [1, 4], durationSeconds: 0.5 });
+    const out = path.join(tempDir('bench'), 'run');
+    const markdown = writeReport(result, out);
+    expect(markdown).toMatch(/\| concurrency \| sent \| answered \| req\/s \| rows\/s \| outcomes \| p50 ms \| p90 ms \| p95 ms \| p99 ms \| max ms \|/);
+    expect(JSON.parse(readFileSync(`${out}.json`, 'utf8')).points).toHaveLength(2);
+    for (const chart of ['latency', 'throughput']) {
+      const svg = readFileSync(`${out}-${chart}.svg`, 'utf8');
+      expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+      expect(svg.trim().endsWith('</svg>')).toBe(true);
+      expect(svg).toMatch(/<path d="M[\d.]+,[\d.]+ L/);
+    }
+  });
+});
