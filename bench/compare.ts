@@ -11,8 +11,11 @@ import type { LoadResult } from './lib/load.js';
 import { fmt } from './lib/report.js';
 
 interface ResultFile {
-  /** REST baseline: per scenario, server and connection count. */
-  points?: { scenario: string; server: string; connections: number; median: LoadResult }[];
+  /** REST baseline: per scenario, server and connection count; the load tool: per mode and load. */
+  points?: (
+    | { scenario: string; server: string; connections: number; median: LoadResult }
+    | { mode: 'closed' | 'open'; load: number; requestsPerSecond: number; latencyMs: LoadResult['latencyMs'] }
+  )[];
   /** gRPC baseline: per target. */
   rows?: { target: string; median: LoadResult }[];
 }
@@ -28,7 +31,10 @@ export interface PointComparison {
 
 export function pointsOf(file: ResultFile): Map<string, LoadResult> {
   const points = new Map<string, LoadResult>();
-  for (const p of file.points ?? []) points.set(`${p.scenario} ${p.server} c=${p.connections}`, p.median);
+  for (const p of file.points ?? []) {
+    if ('median' in p) points.set(`${p.scenario} ${p.server} c=${p.connections}`, p.median);
+    else points.set(`${p.mode} ${p.load}`, { connections: 0, requests: 0, errors: 0, non2xx: 0, requestsPerSecond: p.requestsPerSecond, latencyMs: p.latencyMs });
+  }
   for (const r of file.rows ?? []) points.set(r.target, r.median);
   return points;
 }

@@ -28,6 +28,13 @@ describe('bench compare', () => {
     expect(gain.throughputChange).toBeCloseTo(0.25);
   });
 
+  it('reads the load tool’s results, point by mode and load', () => {
+    const point = (rps: number, p99: number) => ({ points: [{ mode: 'open' as const, load: 2000, requestsPerSecond: rps, latencyMs: result(rps, p99).latencyMs }] });
+    const [row] = compareResults(point(2000, 20), point(1990, 30), 0.1);
+    expect(row!.id).toBe('open 2000');
+    expect(row!.regressed).toBe(true);
+  });
+
   it('exits 1 on a regression and 0 without one, as CI jobs need', () => {
     const dir = tempDir('compare');
     const write = (name: string, value: unknown) => {
