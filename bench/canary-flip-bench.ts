@@ -58,6 +58,7 @@ try {
       headers: { 'content-type': 'application/json' },
       mode: 'closed',
       concurrency: Number(args.concurrency),
+      connections: Number(args.concurrency),
       durationSeconds: Number(args.duration),
       warmupSeconds: 0,
     }),

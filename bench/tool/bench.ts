@@ -1,8 +1,8 @@
 /**
  * The bench tool: load any Open Inference Protocol server over REST and report.
  *
- *   npm run bench -- --url http://127.0.0.1:8000 --model tiny_classifier \
- *     [--mode closed --concurrency 1,4,16,64 | --mode open --rate 500,1000,2000] \
+ *   npm run bench -- [--protocol rest|grpc] [--url http://127.0.0.1:8000 | 127.0.0.1:8001] --model tiny_classifier \
+ *     [--mode closed --concurrency 1,4,16,64 | --mode open --rate 500,1000,2000] [--connections 256] \
  *     [--duration 10] [--warmup 2] [--rows 1] [--dim 1] [--input request.json] [--out bench/results/run]
  *
  * Inputs are generated from the model's metadata unless --input gives a body.
@@ -16,13 +16,17 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineInfo, type MachineInfo } from '../lib/machine.js';
 import { fmt } from '../lib/report.js';
-import { fetchMetadata, requestBody } from './inputs.js';
+import { grpcMetadata, inferenceClients, runGrpcLoad } from './grpc-load.js';
+import { fetchMetadata, grpcMessage, requestBody } from './inputs.js';
+import type { LoopOptions, RawLoadResult } from './load-loop.js';
 import { runRestLoad } from './rest-load.js';
 import { summarize, type PointSummary } from './summary.js';
 import { lineChart } from './svg.js';
 
 export interface BenchOptions {
+  /** REST base URL (http://host:port), or host:port for gRPC. */
   url: string;
+  protocol: 'rest' | 'grpc';
   model: string;
   mode: 'closed' | 'open';
   /** Concurrencies (closed loop) or rates in req/s (open loop): one point each. */
@@ -40,38 +44,64 @@ export interface BenchOptions {
 export interface BenchResult {
   command: string;
   machine: MachineInfo;
-  target: { url: string; model: string };
+  target: { url: string; model: string; protocol: 'rest' | 'grpc' };
   points: PointSummary[];
 }
 
-export async function runBench(options: BenchOptions): Promise<BenchResult> {
+/** Load for one point, over the chosen protocol. */
+type Runner = (loop: LoopOptions) => Promise<RawLoadResult>;
+
+async function prepare(options: BenchOptions): Promise<{ run: Runner; batched: boolean; close(): void }> {
+  if (options.protocol === 'grpc') {
+    // Channels: enough HTTP/2 connections that one is never the limit.
+    const clients = inferenceClients(options.url, Math.min(8, Math.max(1, Math.ceil(options.connections / 32))));
+    const meta = await grpcMetadata(clients[0]!, options.model);
+    const batched = meta.inputs.every((i) => i.shape[0] === -1);
+    const message = grpcMessage(options.model, requestBody(meta.inputs, batched, options.rows, options.dim, options.input));
+    return { run: (loop) => runGrpcLoad(clients, message, loop), batched, close: () => clients.forEach((c) => c.close()) };
+  }
   const base = options.url.replace(/\/$/, '');
   const { inputs, batched } = await fetchMetadata(base, options.model);
   const body = requestBody(inputs, batched, options.rows, options.dim, options.input);
   const url = new URL(`${base}/v2/models/${encodeURIComponent(options.model)}/infer`);
+  return {
+    run: (loop) => runRestLoad({ ...loop, url, body, headers: { 'content-type': 'application/json' }, connections: loop.mode === 'closed' ? loop.concurrency : options.connections }),
+    batched,
+    close: () => undefined,
+  };
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResult> {
+  const { run, batched, close } = await prepare(options);
   const points: PointSummary[] = [];
-  for (const load of options.loads) {
-    const raw = await runRestLoad({
-      url,
-      body,
-      headers: { 'content-type': 'application/json' },
-      mode: options.mode,
-      concurrency: options.mode === 'closed' ? load : options.connections,
-      ...(options.mode === 'open' ? { rate: load } : {}),
-      durationSeconds: options.durationSeconds,
-      warmupSeconds: options.warmupSeconds,
-      ...(options.progress
-        ? {
-            progress: (sent: number, answered: number, elapsed: number) =>
-              process.stderr.write(`\r  ${options.mode} ${load}: ${elapsed.toFixed(0)} s, sent ${sent}, answered ${answered}, ${fmt(answered / Math.max(elapsed, 0.001))} req/s   `),
-          }
-        : {}),
-    });
-    const point = summarize(raw, options.mode, load, batched ? options.rows : 1);
-    points.push(point);
-    if (options.progress) process.stderr.write(`\r  ${options.mode} ${load}: ${fmt(point.requestsPerSecond)} req/s, p99 ${fmt(point.latencyMs.p99, 2)} ms${' '.repeat(20)}\n`);
+  try {
+    for (const load of options.loads) {
+      const raw = await run({
+        mode: options.mode,
+        concurrency: options.mode === 'closed' ? load : options.connections,
+        ...(options.mode === 'open' ? { rate: load } : {}),
+        durationSeconds: options.durationSeconds,
+        warmupSeconds: options.warmupSeconds,
+        ...(options.progress
+          ? {
+              progress: (sent: number, answered: number, elapsed: number) =>
+                process.stderr.write(`\r  ${options.mode} ${load}: ${elapsed.toFixed(0)} s, sent ${sent}, answered ${answered}, ${fmt(answered / Math.max(elapsed, 0.001))} req/s   `),
+            }
+          : {}),
+      });
+      const point = summarize(raw, options.mode, load, batched ? options.rows : 1, options.protocol === 'grpc' ? 'OK' : '200');
+      points.push(point);
+      if (options.progress) process.stderr.write(`\r  ${options.mode} ${load}: ${fmt(point.requestsPerSecond)} req/s, p99 ${fmt(point.latencyMs.p99, 2)} ms${' '.repeat(20)}\n`);
+    }
+  } finally {
+    close();
   }
-  return { command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), machine: machineInfo(), target: { url: options.url, model: options.model }, points };
+  return {
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: machineInfo(),
+    target: { url: options.url, model: options.model, protocol: options.protocol },
+    points,
+  };
 }
 
 export function table(result: BenchResult): string {
@@ -104,7 +134,7 @@ export function writeReport(result: BenchResult, out: string): string {
   writeFileSync(`${out}.json`, JSON.stringify(result, null, 2));
   const m = result.machine;
   const markdown = [
-    `# ${result.target.model} at ${result.target.url}`,
+    `# ${result.target.model} at ${result.target.url} (${result.target.protocol})`,
     '',
     `Command: \`${result.command}\``,
     '',
@@ -125,7 +155,8 @@ export async function benchCommand(argv: string[]): Promise<string> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      url: { type: 'string', default: 'http://127.0.0.1:8000' },
+      url: { type: 'string' },
+      protocol: { type: 'string', default: 'rest' },
       model: { type: 'string', default: 'tiny_classifier' },
       mode: { type: 'string', default: 'closed' },
       concurrency: { type: 'string', default: '1,4,16,64' },
@@ -141,8 +172,10 @@ export async function benchCommand(argv: string[]): Promise<string> {
   });
   const mode = values.mode === 'open' ? 'open' : 'closed';
   if (mode === 'open' && !values.rate) throw new Error('--mode open needs --rate (one or more req/s, comma-separated)');
+  const protocol = values.protocol === 'grpc' ? 'grpc' : 'rest';
   const result = await runBench({
-    url: values.url,
+    url: values.url ?? (protocol === 'grpc' ? '127.0.0.1:8001' : 'http://127.0.0.1:8000'),
+    protocol,
     model: values.model,
     mode,
     loads: (mode === 'open' ? values.rate! : values.concurrency).split(',').map(Number),

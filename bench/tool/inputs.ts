@@ -53,3 +53,35 @@ export function requestBody(inputs: TensorMeta[], batched: boolean, rows: number
     }),
   );
 }
+
+const CONTENT_FIELD: Record<string, string> = {
+  BOOL: 'bool_contents',
+  INT8: 'int_contents',
+  INT16: 'int_contents',
+  INT32: 'int_contents',
+  INT64: 'int64_contents',
+  UINT8: 'uint_contents',
+  UINT16: 'uint_contents',
+  UINT32: 'uint_contents',
+  UINT64: 'uint64_contents',
+  FP32: 'fp32_contents',
+  FP64: 'fp64_contents',
+  BYTES: 'bytes_contents',
+};
+
+/** The same request as a gRPC ModelInferRequest with typed contents. */
+export function grpcMessage(model: string, jsonBody: Buffer): unknown {
+  const { inputs } = JSON.parse(jsonBody.toString()) as { inputs: { name: string; datatype: string; shape: number[]; data: unknown[] }[] };
+  return {
+    model_name: model,
+    inputs: inputs.map((input) => {
+      const field = CONTENT_FIELD[input.datatype];
+      if (!field) throw new Error(`input ${input.name}: ${input.datatype} has no typed gRPC contents`);
+      const data =
+        input.datatype === 'BYTES' ? input.data.map((v) => Buffer.from(String(v)))
+        : input.datatype.endsWith('INT64') ? input.data.map(String)
+        : input.data;
+      return { name: input.name, datatype: input.datatype, shape: input.shape, contents: { [field]: data } };
+    }),
+  };
+}

@@ -1,6 +1,6 @@
 /** What a load run comes to: rates, outcomes and latency percentiles from the raw samples. */
 import { percentile } from '../lib/load.js';
-import type { RawLoadResult } from './rest-load.js';
+import type { RawLoadResult } from './load-loop.js';
 
 export interface PointSummary {
   mode: 'closed' | 'open';
@@ -15,9 +15,10 @@ export interface PointSummary {
   latencyMs: { p50: number; p90: number; p95: number; p99: number; max: number };
 }
 
-export function summarize(raw: RawLoadResult, mode: 'closed' | 'open', load: number, rowsPerRequest: number): PointSummary {
+/** `success` is the outcome of a good answer: "200" over REST, "OK" over gRPC. */
+export function summarize(raw: RawLoadResult, mode: 'closed' | 'open', load: number, rowsPerRequest: number, success = '200'): PointSummary {
   const sorted = Float64Array.from(raw.latenciesMs).sort();
-  const ok = raw.outcomes['200'] ?? 0;
+  const ok = raw.outcomes[success] ?? 0;
   return {
     mode,
     load,

@@ -23,7 +23,7 @@ afterAll(async () => {
 const inferences = async (model: string): Promise<number> =>
   (await request(`${server.url}/v2/models/${model}/stats`)).json<{ model_stats: { inference_count: number }[] }>().model_stats[0]!.inference_count;
 
-const options = { connections: 64, rows: 1, dim: 1, warmupSeconds: 0 } as const;
+const options = { connections: 64, rows: 1, dim: 1, warmupSeconds: 0, protocol: 'rest' } as const;
 
 describe('the bench tool, against a real server', () => {
   it('reports the requests it really sent and had answered, with percentiles from its samples', async () => {
@@ -40,6 +40,16 @@ describe('the bench tool, against a real server', () => {
     expect(p50 <= p90 && p90 <= p95 && p95 <= p99 && p99 <= max).toBe(true);
     expect(result.machine.cores).toBeGreaterThan(0);
     expect(result.command).toMatch(/npm run bench/);
+  });
+
+  it('loads a server over gRPC too, counting every call', async () => {
+    const before = await inferences('tiny_classifier');
+    const result = await runBench({ ...options, protocol: 'grpc', url: server.grpcAddress, model: 'tiny_classifier', mode: 'closed', loads: [8], durationSeconds: 1 });
+    const point = result.points[0]!;
+    expect(point.sent).toBeGreaterThan(50);
+    expect(point.outcomes).toEqual({ OK: point.sent });
+    expect(point.requestsPerSecond).toBeGreaterThan(0);
+    expect((await inferences('tiny_classifier')) - before).toBe(point.sent);
   });
 
   it('counts queueing in open-loop latency when the server is too slow for the rate', { timeout: 60_000 }, async () => {
