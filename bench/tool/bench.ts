@@ -3,7 +3,7 @@
  *
  *   npm run bench -- [--protocol rest|grpc] [--url http://127.0.0.1:8000 | 127.0.0.1:8001] --model tiny_classifier \
  *     [--mode closed --concurrency 1,4,16,64 | --mode open --rate 500,1000,2000] [--connections 256] \
- *     [--duration 10] [--warmup 2] [--rows 1] [--dim 1] [--input request.json] [--out bench/results/run]
+ *     [--duration 10 | --requests N] [--warmup 2] [--rows 1] [--dim 1] [--input request.json] [--out bench/results/run]
  *
  * Inputs are generated from the model's metadata unless --input gives a body.
  * A list of concurrencies or rates is a sweep, to find the knee. Writes
@@ -34,6 +34,8 @@ export interface BenchOptions {
   /** Open loop: connections available. */
   connections: number;
   durationSeconds: number;
+  /** Stop each point after this many requests instead of after durationSeconds. */
+  requests?: number;
   warmupSeconds: number;
   rows: number;
   dim: number;
@@ -81,6 +83,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         concurrency: options.mode === 'closed' ? load : options.connections,
         ...(options.mode === 'open' ? { rate: load } : {}),
         durationSeconds: options.durationSeconds,
+        ...(options.requests ? { requests: options.requests } : {}),
         warmupSeconds: options.warmupSeconds,
         ...(options.progress
           ? {
@@ -163,6 +166,7 @@ export async function benchCommand(argv: string[]): Promise<string> {
       rate: { type: 'string' },
       connections: { type: 'string', default: '256' },
       duration: { type: 'string', default: '10' },
+      requests: { type: 'string' },
       warmup: { type: 'string', default: '2' },
       rows: { type: 'string', default: '1' },
       dim: { type: 'string', default: '1' },
@@ -181,6 +185,7 @@ export async function benchCommand(argv: string[]): Promise<string> {
     loads: (mode === 'open' ? values.rate! : values.concurrency).split(',').map(Number),
     connections: Number(values.connections),
     durationSeconds: Number(values.duration),
+    ...(values.requests ? { requests: Number(values.requests) } : {}),
     warmupSeconds: Number(values.warmup),
     rows: Number(values.rows),
     dim: Number(values.dim),

@@ -17,6 +17,8 @@ export interface LoopOptions {
   /** Open loop: requests per second. */
   rate?: number;
   durationSeconds: number;
+  /** Stop after this many requests instead of after durationSeconds. */
+  requests?: number;
   warmupSeconds: number;
   /** Called about once a second while measuring. */
   progress?: (sent: number, answered: number, elapsedSeconds: number) => void;
@@ -64,24 +66,27 @@ export async function runLoop(send: Send, options: LoopOptions): Promise<RawLoad
     });
   };
 
-  const runFor = async (seconds: number): Promise<number> => {
+  /** Sends for `seconds`, or until `limit` requests have gone out when one is given. */
+  const runFor = async (seconds: number, limit?: number): Promise<number> => {
     const started = performance.now();
-    const end = started + seconds * 1000;
+    const rate = options.rate ?? 1;
+    const end = started + (limit !== undefined && options.mode === 'open' ? (limit / rate) * 1000 : limit !== undefined ? Number.POSITIVE_INFINITY : seconds * 1000);
+    let launched = 0;
     const progress = setInterval(() => options.progress?.(sent, answered, (performance.now() - started) / 1000), 1000);
     if (options.mode === 'closed') {
       await new Promise<void>((resolve) => {
         let active = options.concurrency;
         const loop = (): void => {
-          if (performance.now() >= end) {
+          if (performance.now() >= end || (limit !== undefined && launched >= limit)) {
             if (--active === 0) resolve();
             return;
           }
+          launched += 1;
           sendDue(performance.now(), loop);
         };
         for (let i = 0; i < options.concurrency; i++) loop();
       });
     } else {
-      const rate = options.rate ?? 1;
       let due = 0;
       await new Promise<void>((resolve) => {
         const tick = setInterval(() => {
@@ -105,7 +110,7 @@ export async function runLoop(send: Send, options: LoopOptions): Promise<RawLoad
   if (options.warmupSeconds > 0) await runFor(options.warmupSeconds);
   measuring = true;
   const measuredFrom = performance.now();
-  const sendingSeconds = await runFor(options.durationSeconds);
+  const sendingSeconds = await runFor(options.durationSeconds, options.requests);
   // Answers still on their way belong to the run, and so does the time they take.
   const deadline = performance.now() + 30_000;
   while (inFlight > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));

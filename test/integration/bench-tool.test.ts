@@ -42,6 +42,14 @@ describe('the bench tool, against a real server', () => {
     expect(result.command).toMatch(/npm run bench/);
   });
 
+  it('stops after --requests when given a count, in both loops', async () => {
+    const closed = await runBench({ ...options, url: server.url, model: 'tiny_classifier', mode: 'closed', loads: [4], durationSeconds: 60, requests: 200 });
+    expect(closed.points[0]!.sent).toBe(200);
+    expect(closed.points[0]!.answered).toBe(200);
+    const open = await runBench({ ...options, url: server.url, model: 'tiny_classifier', mode: 'open', loads: [500], durationSeconds: 60, requests: 100 });
+    expect(open.points[0]!.sent).toBe(100);
+  });
+
   it('loads a server over gRPC too, counting every call', async () => {
     const before = await inferences('tiny_classifier');
     const result = await runBench({ ...options, protocol: 'grpc', url: server.grpcAddress, model: 'tiny_classifier', mode: 'closed', loads: [8], durationSeconds: 1 });
