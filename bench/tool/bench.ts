@@ -3,7 +3,8 @@
  *
  *   npm run bench -- [--protocol rest|grpc] [--url http://127.0.0.1:8000 | 127.0.0.1:8001] --model tiny_classifier \
  *     [--mode closed --concurrency 1,4,16,64 | --mode open --rate 500,1000,2000] [--connections 256] \
- *     [--duration 10 | --requests N] [--warmup 2] [--rows 1] [--dim 1] [--input request.json] [--out bench/results/run]
+ *     [--duration 10 | --requests N] [--warmup 2] [--rows 1] [--dim 1] [--out bench/results/run]
+ *     [--input request.json | --input request.bin --header-length N]
  *
  * Inputs are generated from the model's metadata unless --input gives a body.
  * A list of concurrencies or rates is a sweep, to find the knee. Writes
@@ -40,6 +41,8 @@ export interface BenchOptions {
   rows: number;
   dim: number;
   input?: string;
+  /** With --input: the file is a binary-extension body whose JSON header is this many bytes. */
+  headerLength?: number;
   progress?: boolean;
 }
 
@@ -66,8 +69,12 @@ async function prepare(options: BenchOptions): Promise<{ run: Runner; batched: b
   const { inputs, batched } = await fetchMetadata(base, options.model);
   const body = requestBody(inputs, batched, options.rows, options.dim, options.input);
   const url = new URL(`${base}/v2/models/${encodeURIComponent(options.model)}/infer`);
+  const headers: Record<string, string> =
+    options.headerLength !== undefined
+      ? { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(options.headerLength) }
+      : { 'content-type': 'application/json' };
   return {
-    run: (loop) => runRestLoad({ ...loop, url, body, headers: { 'content-type': 'application/json' }, connections: loop.mode === 'closed' ? loop.concurrency : options.connections }),
+    run: (loop) => runRestLoad({ ...loop, url, body, headers, connections: loop.mode === 'closed' ? loop.concurrency : options.connections }),
     batched,
     close: () => undefined,
   };
@@ -171,6 +178,7 @@ export async function benchCommand(argv: string[]): Promise<string> {
       rows: { type: 'string', default: '1' },
       dim: { type: 'string', default: '1' },
       input: { type: 'string' },
+      'header-length': { type: 'string' },
       out: { type: 'string', default: 'bench/results/run' },
     },
   });
@@ -190,6 +198,7 @@ export async function benchCommand(argv: string[]): Promise<string> {
     rows: Number(values.rows),
     dim: Number(values.dim),
     ...(values.input ? { input: values.input } : {}),
+    ...(values['header-length'] ? { headerLength: Number(values['header-length']) } : {}),
     progress: true,
   });
   return writeReport(result, values.out);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBench, writeReport } from '../../bench/tool/bench.js';
@@ -48,6 +48,15 @@ describe('the bench tool, against a real server', () => {
     expect(closed.points[0]!.answered).toBe(200);
     const open = await runBench({ ...options, url: server.url, model: 'tiny_classifier', mode: 'open', loads: [500], durationSeconds: 60, requests: 100 });
     expect(open.points[0]!.sent).toBe(100);
+  });
+
+  it('sends a binary-extension body from a file, as tritonclient would', async () => {
+    const values = new Float32Array(64).fill(0.5);
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 64], parameters: { binary_data_size: 256 } }] }));
+    const file = path.join(tempDir('bench-input'), 'request.bin');
+    writeFileSync(file, Buffer.concat([header, Buffer.from(values.buffer)]));
+    const result = await runBench({ ...options, url: server.url, model: 'tiny_classifier', mode: 'closed', loads: [2], durationSeconds: 0.5, input: file, headerLength: header.length });
+    expect(result.points[0]!.outcomes).toEqual({ '200': result.points[0]!.sent });
   });
 
   it('loads a server over gRPC too, counting every call', async () => {
