@@ -33,7 +33,7 @@ export const modelConfigFileSchema = z
       .strict()
       .prefault({}),
     instances: int().min(1).max(64).default(1),
-    /** A batch running longer fails, and its worker is replaced; 0: no limit. Covers a replaced worker's reload too. */
+    /** A batch running longer is answered with an error at once (its worker finishes the run); 0: no limit. */
     batch_timeout_ms: int().min(0).max(3_600_000).default(30_000),
     execution_providers: z.array(z.enum(EXECUTION_PROVIDERS)).min(1).default(['cpu']),
     /** ONNX Runtime intra-op threads per instance; 0 lets ONNX Runtime choose. */

@@ -11,7 +11,7 @@ const workerFile = new URL('./worker.js', import.meta.url).href;
 
 export class BatchTimeoutError extends Error {
   constructor(readonly timeoutMs: number) {
-    super(`the batch ran past batch_timeout_ms ${timeoutMs}; its worker was stopped and is being replaced`);
+    super(`the batch ran past batch_timeout_ms ${timeoutMs}; its requests are answered now and the worker finishes the run before taking another batch`);
   }
 }
 
@@ -20,8 +20,6 @@ export class ModelPool {
   /** Seconds spent inside session.run, summed over workers: the model's share of compute. */
   busySeconds = 0;
   completedBatches = 0;
-  /** Set while a worker stopped for a batch timeout is being replaced. */
-  private recovery: Promise<unknown> | undefined;
 
   constructor(init: WorkerInit, readonly instances: number) {
     this.pool = new Piscina({
@@ -44,30 +42,34 @@ export class ModelPool {
    * Runs one batch. Input buffers listed in `transfer` move to the worker and are
    * unusable here afterwards; the caller gives up ownership of them.
    */
+  /**
+   * Runs one batch. Input buffers listed in `transfer` move to the worker and are
+   * unusable here afterwards; the caller gives up ownership of them. Past
+   * `timeoutMs` the batch fails at once, but its worker is not stopped: a worker
+   * torn down inside ONNX Runtime's native run takes the whole process with it
+   * (the binding throws during thread teardown), so it finishes the run first.
+   */
   async run(inputs: WireTensor[], outputNames: string[], transfer: ArrayBuffer[], timeoutMs: number): Promise<RunResult> {
-    // A batch's time limit covers its run, not a replacement worker's model load.
-    if (this.recovery) await this.recovery;
     const task: RunTask = { kind: 'run', inputs, outputNames };
-    // Aborting a running task makes piscina terminate its worker and start a new one, which
-    // reloads the model; the thread itself ends once ONNX Runtime returns from the native call.
-    const signal = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
-    let result: RunResult;
+    const running = this.pool.run(task, { transferList: transfer }) as Promise<RunResult>;
+    // Counted when the run ends, even if its batch was answered earlier on a timeout.
+    running.then(
+      (result) => {
+        this.busySeconds += result.computeSeconds;
+        this.completedBatches += 1;
+      },
+      () => undefined,
+    );
+    if (timeoutMs <= 0) return running;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BatchTimeoutError(timeoutMs)), timeoutMs);
+    });
     try {
-      result = (await this.pool.run(task, { transferList: transfer, ...(signal ? { signal } : {}) })) as RunResult;
-    } catch (error) {
-      if (signal?.aborted) {
-        // The next ready worker answers this once the replacement has loaded the model.
-        this.recovery ??= this.pool
-          .run({ kind: 'describe' })
-          .catch(() => undefined)
-          .finally(() => (this.recovery = undefined));
-        throw new BatchTimeoutError(timeoutMs);
-      }
-      throw error;
+      return await Promise.race([running, expired]);
+    } finally {
+      clearTimeout(timer);
     }
-    this.busySeconds += result.computeSeconds;
-    this.completedBatches += 1;
-    return result;
   }
 
   close(): Promise<void> {
