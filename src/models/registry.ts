@@ -199,9 +199,11 @@ export class ModelRegistry {
     return this.schedulers().reduce((sum, s) => sum + s.abandonQueued(error), 0);
   }
 
-  /** Batches inside ONNX Runtime right now, over all models. */
+  /** Tasks on worker threads right now, over all models (a batch answered on a timeout may still run). */
   runningBatches(): number {
-    return this.schedulers().reduce((sum, s) => sum + s.runningBatches, 0);
+    let running = 0;
+    for (const entry of this.models.values()) for (const v of entry.versions) running += v.pool?.activeTasks ?? 0;
+    return running;
   }
 
   async close(): Promise<void> {

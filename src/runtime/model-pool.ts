@@ -20,6 +20,8 @@ export class ModelPool {
   /** Seconds spent inside session.run, summed over workers: the model's share of compute. */
   busySeconds = 0;
   completedBatches = 0;
+  /** Tasks a worker is running or about to run, including batches already answered on a timeout. */
+  activeTasks = 0;
 
   constructor(init: WorkerInit, readonly instances: number) {
     this.pool = new Piscina({
@@ -52,13 +54,17 @@ export class ModelPool {
   async run(inputs: WireTensor[], outputNames: string[], transfer: ArrayBuffer[], timeoutMs: number): Promise<RunResult> {
     const task: RunTask = { kind: 'run', inputs, outputNames };
     const running = this.pool.run(task, { transferList: transfer }) as Promise<RunResult>;
+    this.activeTasks += 1;
     // Counted when the run ends, even if its batch was answered earlier on a timeout.
     running.then(
       (result) => {
+        this.activeTasks -= 1;
         this.busySeconds += result.computeSeconds;
         this.completedBatches += 1;
       },
-      () => undefined,
+      () => {
+        this.activeTasks -= 1;
+      },
     );
     if (timeoutMs <= 0) return running;
     let timer: NodeJS.Timeout | undefined;
