@@ -39,6 +39,9 @@ export const invalidArgument = (message: string): ServingError =>
 
 export const notFound = (message: string): ServingError => new ServingError('NOT_FOUND', message);
 
+/** Replaces file paths in a message (from ONNX Runtime, say) before it can reach a client. */
+export const hidePaths = (message: string): string => message.replace(/(?:[A-Za-z]:)?[\\/][^\s'":]+/g, '<path>');
+
 /** Wraps anything thrown into a ServingError without leaking internals to clients. */
 export function toServingError(error: unknown): ServingError {
   if (error instanceof ServingError) return error;

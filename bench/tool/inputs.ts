@@ -4,6 +4,7 @@
  * of its datatype, `rows` rows, variable dimensions set to `dim`.
  */
 import { readFileSync } from 'node:fs';
+import { CONTENT_FIELD } from '../../src/grpc/messages.js';
 
 interface TensorMeta {
   name: string;
@@ -53,21 +54,6 @@ export function requestBody(inputs: TensorMeta[], batched: boolean, rows: number
     }),
   );
 }
-
-const CONTENT_FIELD: Record<string, string> = {
-  BOOL: 'bool_contents',
-  INT8: 'int_contents',
-  INT16: 'int_contents',
-  INT32: 'int_contents',
-  INT64: 'int64_contents',
-  UINT8: 'uint_contents',
-  UINT16: 'uint_contents',
-  UINT32: 'uint_contents',
-  UINT64: 'uint64_contents',
-  FP32: 'fp32_contents',
-  FP64: 'fp64_contents',
-  BYTES: 'bytes_contents',
-};
 
 /** The same request as a gRPC ModelInferRequest with typed contents. */
 export function grpcMessage(model: string, jsonBody: Buffer): unknown {

@@ -8,7 +8,7 @@ import { lookupDatatype, type DatatypeInfo, type TensorData } from '../tensor/da
 import { decodeJsonData } from '../tensor/json-data.js';
 import { decodeRawTensor } from '../tensor/raw-tensor.js';
 import { checkedElementCount } from '../tensor/shape.js';
-import type { GrpcInferInputTensor, GrpcInferParameter, GrpcModelInferRequest, GrpcParameters, GrpcTensorContents } from './messages.js';
+import { CONTENT_FIELD, type GrpcInferInputTensor, type GrpcInferParameter, type GrpcModelInferRequest, type GrpcParameters, type GrpcTensorContents } from './messages.js';
 
 function parameterValue(name: string, p: GrpcInferParameter): ParameterValue {
   switch (p.parameter_choice) {
@@ -44,21 +44,6 @@ function toShape(raw: string[], what: string): number[] {
     return dim;
   });
 }
-
-const CONTENT_FIELD: Record<string, keyof GrpcTensorContents | undefined> = {
-  BOOL: 'bool_contents',
-  INT8: 'int_contents',
-  INT16: 'int_contents',
-  INT32: 'int_contents',
-  INT64: 'int64_contents',
-  UINT8: 'uint_contents',
-  UINT16: 'uint_contents',
-  UINT32: 'uint_contents',
-  UINT64: 'uint64_contents',
-  FP32: 'fp32_contents',
-  FP64: 'fp64_contents',
-  BYTES: 'bytes_contents',
-};
 
 /** Typed contents (`contents.<type>_contents`), checked and converted like JSON data. */
 function fromContents(info: DatatypeInfo, contents: GrpcTensorContents | null, shape: number[], count: number, what: string): TensorData {

@@ -50,3 +50,19 @@ export interface GrpcModelInferResponse {
   outputs: { name: string; datatype: string; shape: number[] }[];
   raw_output_contents: Buffer[];
 }
+
+/** The typed-contents field that holds each datatype; FP16 and BF16 have none (raw contents only). */
+export const CONTENT_FIELD: Readonly<Record<string, keyof GrpcTensorContents | undefined>> = {
+  BOOL: 'bool_contents',
+  INT8: 'int_contents',
+  INT16: 'int_contents',
+  INT32: 'int_contents',
+  INT64: 'int64_contents',
+  UINT8: 'uint_contents',
+  UINT16: 'uint_contents',
+  UINT32: 'uint_contents',
+  UINT64: 'uint64_contents',
+  FP32: 'fp32_contents',
+  FP64: 'fp64_contents',
+  BYTES: 'bytes_contents',
+};

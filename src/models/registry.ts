@@ -4,7 +4,7 @@
  * server shuts it down. Readiness and the repository index read these states.
  */
 import path from 'node:path';
-import { ServingError, notFound } from '../errors.js';
+import { hidePaths, ServingError, notFound } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { ModelPool } from '../runtime/model-pool.js';
@@ -124,7 +124,7 @@ export class ModelRegistry {
   /** Reasons reach clients: paths inside the repository are shown relative to it, others not at all. */
   private relativePaths(message: string): string {
     const root = path.resolve(this.root) + path.sep;
-    return message.split(root).join('').replace(/(?:[A-Za-z]:)?[\\/][^\s'":]+/g, '<path>');
+    return hidePaths(message.split(root).join(''));
   }
 
   /** Every model's versions, for the repository index. */

@@ -19,7 +19,6 @@ export class ModelPool {
   private readonly pool: Piscina<WorkerTask, unknown>;
   /** Seconds spent inside session.run, summed over workers: the model's share of compute. */
   busySeconds = 0;
-  completedBatches = 0;
   /** Tasks a worker is running or about to run, including batches already answered on a timeout. */
   activeTasks = 0;
 
@@ -60,7 +59,6 @@ export class ModelPool {
       (result) => {
         this.activeTasks -= 1;
         this.busySeconds += result.computeSeconds;
-        this.completedBatches += 1;
       },
       () => {
         this.activeTasks -= 1;

@@ -47,10 +47,6 @@ export class DynamicBatcher<T extends QueuedItem> {
     return this.queue.size;
   }
 
-  get runningBatches(): number {
-    return this.running;
-  }
-
   /** False when the queue is full; the caller must refuse the request. */
   enqueue(item: T): boolean {
     if (!this.queue.tryPush(item)) return false;

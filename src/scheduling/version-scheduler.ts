@@ -4,7 +4,7 @@
  * outputs split back to each request.
  */
 import { performance } from 'node:perf_hooks';
-import { ServingError, toServingError } from '../errors.js';
+import { hidePaths, ServingError, toServingError } from '../errors.js';
 import type { Cancellation, InputTensor, OutputTensor } from '../inference/types.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { endSpan, startBatchSpan, startChildSpan, type Span } from '../observability/tracing.js';
@@ -40,7 +40,7 @@ interface Pending extends QueuedItem {
 }
 
 /** Worker errors can carry file paths; clients get the gist without them. */
-const scrub = (message: string): string => message.replace(/(?:[A-Za-z]:)?[\\/][^\s'":]+/g, '<path>').slice(0, 500);
+const scrub = (message: string): string => hidePaths(message).slice(0, 500);
 
 export class VersionScheduler {
   readonly stats = new VersionStats();
@@ -67,10 +67,6 @@ export class VersionScheduler {
 
   get queued(): number {
     return this.batcher.queued;
-  }
-
-  get runningBatches(): number {
-    return this.batcher.runningBatches;
   }
 
   submit(request: ScheduledRequest): Promise<OutputTensor[]> {
