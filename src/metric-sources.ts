@@ -32,6 +32,7 @@ export function metricSources(
                   busyCoreSeconds: v.pool.busySeconds * (v.spec.intraOpThreads || cores),
                   inferences: v.scheduler.stats.inferenceCount,
                   instances: v.pool.instances,
+                  workerExits: v.pool.workerExits,
                   ...(v.loadSeconds !== undefined ? { loadSeconds: v.loadSeconds } : {}),
                 },
               ]

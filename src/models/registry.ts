@@ -94,6 +94,7 @@ export class ModelRegistry {
         intraOpSpinning: config?.intra_op_spinning ?? false,
       },
       config?.instances ?? 1,
+      this.log.child({ model: model.name, version: version.version }),
     );
     try {
       const described = await pool.describe();

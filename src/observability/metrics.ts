@@ -35,6 +35,8 @@ export interface MetricSources {
     busyCoreSeconds: number;
     inferences: number;
     instances: number;
+    /** Worker threads that died and were replaced. */
+    workerExits: number;
     loadSeconds?: number;
   }[];
   shadows(): readonly {
@@ -206,6 +208,16 @@ export class ServerMetrics {
           if (elapsed > 0) this.set({ model: v.model, version: v.version }, Math.min(1, (v.busySeconds - last.seconds) / (elapsed * v.instances)));
           busy.set(key, { seconds: v.busySeconds, at: now });
         }
+      },
+    });
+    new Counter({
+      name: name('worker_exits_total'),
+      help: 'Worker threads of a model version that died (their batch failed) and were replaced.',
+      labelNames: ['model', 'version'],
+      registers,
+      collect() {
+        this.reset();
+        for (const v of sources.versions()) this.inc({ model: v.model, version: v.version }, v.workerExits);
       },
     });
     new Gauge({

@@ -5,6 +5,7 @@
  * piscina and reloads its session.
  */
 import { Piscina } from 'piscina';
+import type { Logger } from '../observability/logger.js';
 import type { DescribeResult, RunResult, RunTask, WireTensor, WorkerInit, WorkerTask } from './messages.js';
 
 const workerFile = new URL('./worker.js', import.meta.url).href;
@@ -21,8 +22,11 @@ export class ModelPool {
   busySeconds = 0;
   /** Tasks a worker is running or about to run, including batches already answered on a timeout. */
   activeTasks = 0;
+  /** Worker threads that died (exited or threw outside a task) and were replaced. */
+  workerExits = 0;
+  private closing = false;
 
-  constructor(init: WorkerInit, readonly instances: number) {
+  constructor(init: WorkerInit, readonly instances: number, log?: Logger) {
     this.pool = new Piscina({
       filename: workerFile,
       minThreads: instances,
@@ -33,16 +37,17 @@ export class ModelPool {
     });
     // Piscina re-emits worker crashes here; the task that crashed is rejected on its own.
     this.pool.on('error', () => undefined);
+    this.pool.on('workerDestroy', () => {
+      if (this.closing) return;
+      this.workerExits += 1;
+      log?.error({ workerExits: this.workerExits }, 'worker thread exited; its batch failed and a replacement is loading the model');
+    });
   }
 
   async describe(): Promise<DescribeResult> {
     return (await this.pool.run({ kind: 'describe' })) as DescribeResult;
   }
 
-  /**
-   * Runs one batch. Input buffers listed in `transfer` move to the worker and are
-   * unusable here afterwards; the caller gives up ownership of them.
-   */
   /**
    * Runs one batch. Input buffers listed in `transfer` move to the worker and are
    * unusable here afterwards; the caller gives up ownership of them. Past
@@ -77,6 +82,7 @@ export class ModelPool {
   }
 
   close(): Promise<void> {
+    this.closing = true;
     return this.pool.destroy();
   }
 }

@@ -1,8 +1,11 @@
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BUNDLED_MODELS, TEST_MODELS } from '../../src/modelgen/catalog.js';
+import { projectFile } from '../../src/project-files.js';
 import { binaryRequest } from '../helpers/binary.js';
 import { writeRepository } from '../helpers/repository.js';
 import { postJson, request, startServer } from '../helpers/server.js';
+import { EXIT_CODE, EXIT_TRIGGER } from '../helpers/worker-exit-injector.js';
 
 const heavy = BUNDLED_MODELS.find((e) => e.model === 'heavy_mlp')!;
 const tiny = BUNDLED_MODELS.find((e) => e.model === 'tiny_classifier')!;
@@ -61,6 +64,40 @@ describe('a batch that fails inside ONNX Runtime', () => {
       expect(ok.json<{ outputs: { data: number[] }[] }>().outputs[0]!.data).toEqual([30]);
     } finally {
       await server.stop();
+    }
+  });
+});
+
+describe('a worker thread that exits', () => {
+  it('fails only its own batch with 500, is replaced, and the queue behind it is served', async () => {
+    const repository = writeRepository([
+      { entry: TEST_MODELS.fast, config: { max_batch_size: 1, instances: 1, dynamic_batching: { max_queue_size: 64 } } },
+      { entry: tiny },
+    ]);
+    // The injector runs in every worker thread of the server and makes one exit on a marked batch.
+    const injector = projectFile('dist', 'test', 'helpers', 'worker-exit-injector.js');
+    const server = await startServer(repository, [], { NODE_OPTIONS: `--import=${pathToFileURL(injector).href}` });
+    try {
+      const fast = (first: number) =>
+        postJson(`${server.url}/v2/models/fast/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [first, 1, 2, 3] }] });
+      // One worker and batches of one: the requests sent with the fatal one queue behind it.
+      const [fatal, ...queued] = await Promise.all([fast(EXIT_TRIGGER), fast(1), fast(2), fast(3), fast(4)]);
+      expect(fatal!.status).toBe(500);
+      expect(fatal!.json()['error']).toMatch(new RegExp(`model fast version 1 failed to run a batch of 1: .*exit.*${EXIT_CODE}`, 'i'));
+      expect(queued.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+
+      const other = await postJson(`${server.url}/v2/models/tiny_classifier/infer`, {
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 64], data: new Array(64).fill(0) }],
+      });
+      expect(other.status).toBe(200);
+      // A second death is survived the same way: the replacement is itself replaceable.
+      expect((await fast(EXIT_TRIGGER)).status).toBe(500);
+      expect((await fast(5)).status).toBe(200);
+      expect((await request(`${server.url}/v2/health/ready`)).status).toBe(200);
+      expect((await request(`${server.url}/metrics`)).body.toString()).toMatch(/^brisk_worker_exits_total\{model="fast",version="1"\} 2$/m);
+      expect(server.logs.filter((l) => l['msg'] === 'worker thread exited; its batch failed and a replacement is loading the model' && l['model'] === 'fast')).toHaveLength(2);
+    } finally {
+      expect(await server.stop()).toBe(0);
     }
   });
 });

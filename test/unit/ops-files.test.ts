@@ -15,7 +15,7 @@ const hasPromtool = (() => {
 
 /** Every metric name the server can export. */
 async function exportedNames(): Promise<Set<string>> {
-  const version = { model: 'm', version: '1', queued: 0, queueCapacity: 1, busySeconds: 0, busyCoreSeconds: 0, inferences: 0, instances: 1 };
+  const version = { model: 'm', version: '1', queued: 0, queueCapacity: 1, busySeconds: 0, busyCoreSeconds: 0, inferences: 0, instances: 1, workerExits: 0 };
   const metrics = new ServerMetrics(
     {
       inFlight: () => 0,
@@ -30,7 +30,7 @@ async function exportedNames(): Promise<Set<string>> {
 describe('operations files', () => {
   it('the alerting rules pass promtool check rules and their unit tests', () => {
     const rules = readFileSync(projectFile('ops', 'prometheus', 'alerts.yml'), 'utf8');
-    for (const alert of ['BriskP99OverSLO', 'BriskErrorRate', 'BriskQueueSaturated', 'BriskCanaryWorseThanPrimary']) {
+    for (const alert of ['BriskP99OverSLO', 'BriskErrorRate', 'BriskQueueSaturated', 'BriskCanaryWorseThanPrimary', 'BriskWorkerExits']) {
       expect(rules).toContain(`alert: ${alert}`);
     }
     if (!hasPromtool) return;
