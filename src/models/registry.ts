@@ -95,6 +95,7 @@ export class ModelRegistry {
       },
       config?.instances ?? 1,
       this.log.child({ model: model.name, version: version.version }),
+      (lost) => this.markUnavailable(version, lost.message),
     );
     try {
       const described = await pool.describe();

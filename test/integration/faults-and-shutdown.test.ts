@@ -1,11 +1,13 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BUNDLED_MODELS, TEST_MODELS } from '../../src/modelgen/catalog.js';
 import { projectFile } from '../../src/project-files.js';
 import { binaryRequest } from '../helpers/binary.js';
-import { writeRepository } from '../helpers/repository.js';
-import { postJson, request, startServer } from '../helpers/server.js';
-import { EXIT_CODE, EXIT_TRIGGER } from '../helpers/worker-exit-injector.js';
+import { tempDir, writeRepository } from '../helpers/repository.js';
+import { postJson, request, startServer, type TestServer } from '../helpers/server.js';
+import { EXIT_CODE, EXIT_TRIGGER, START_BLOCKER_ENV } from '../helpers/worker-exit-injector.js';
 
 const heavy = BUNDLED_MODELS.find((e) => e.model === 'heavy_mlp')!;
 const tiny = BUNDLED_MODELS.find((e) => e.model === 'tiny_classifier')!;
@@ -68,34 +70,87 @@ describe('a batch that fails inside ONNX Runtime', () => {
   });
 });
 
-describe('a worker thread that exits', () => {
-  it('fails only its own batch with 500, is replaced, and the queue behind it is served', async () => {
-    const repository = writeRepository([
+describe('worker threads that die', () => {
+  const repository = () =>
+    writeRepository([
       { entry: TEST_MODELS.fast, config: { max_batch_size: 1, instances: 1, dynamic_batching: { max_queue_size: 64 } } },
       { entry: tiny },
     ]);
-    // The injector runs in every worker thread of the server and makes one exit on a marked batch.
-    const injector = projectFile('dist', 'test', 'helpers', 'worker-exit-injector.js');
-    const server = await startServer(repository, [], { NODE_OPTIONS: `--import=${pathToFileURL(injector).href}` });
+  // The injector runs in every worker thread of the server; it kills threads on cue.
+  const withInjector = (env: NodeJS.ProcessEnv = {}) => ({
+    NODE_OPTIONS: `--import=${pathToFileURL(projectFile('dist', 'test', 'helpers', 'worker-exit-injector.js')).href}`,
+    ...env,
+  });
+  const fastRequest = (server: TestServer, first: number) =>
+    postJson(`${server.url}/v2/models/fast/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [first, 1, 2, 3] }] });
+  const tinyRequest = (server: TestServer) =>
+    postJson(`${server.url}/v2/models/tiny_classifier/infer`, {
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 64], data: new Array(64).fill(0) }],
+    });
+
+  it('a worker that exits fails only its own batch with 500, is replaced, and the queue behind it is served', async () => {
+    const server = await startServer(repository(), [], withInjector());
     try {
-      const fast = (first: number) =>
-        postJson(`${server.url}/v2/models/fast/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [first, 1, 2, 3] }] });
       // One worker and batches of one: the requests sent with the fatal one queue behind it.
-      const [fatal, ...queued] = await Promise.all([fast(EXIT_TRIGGER), fast(1), fast(2), fast(3), fast(4)]);
+      const [fatal, ...queued] = await Promise.all([0, 1, 2, 3, 4].map((i) => fastRequest(server, i === 0 ? EXIT_TRIGGER : i)));
       expect(fatal!.status).toBe(500);
       expect(fatal!.json()['error']).toMatch(new RegExp(`model fast version 1 failed to run a batch of 1: .*exit.*${EXIT_CODE}`, 'i'));
       expect(queued.map((a) => a.status)).toEqual([200, 200, 200, 200]);
 
-      const other = await postJson(`${server.url}/v2/models/tiny_classifier/infer`, {
-        inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 64], data: new Array(64).fill(0) }],
-      });
-      expect(other.status).toBe(200);
+      expect((await tinyRequest(server)).status).toBe(200);
       // A second death is survived the same way: the replacement is itself replaceable.
-      expect((await fast(EXIT_TRIGGER)).status).toBe(500);
-      expect((await fast(5)).status).toBe(200);
+      expect((await fastRequest(server, EXIT_TRIGGER)).status).toBe(500);
+      expect((await fastRequest(server, 5)).status).toBe(200);
       expect((await request(`${server.url}/v2/health/ready`)).status).toBe(200);
       expect((await request(`${server.url}/metrics`)).body.toString()).toMatch(/^brisk_worker_exits_total\{model="fast",version="1"\} 2$/m);
       expect(server.logs.filter((l) => l['msg'] === 'worker thread exited; its batch failed and a replacement is loading the model' && l['model'] === 'fast')).toHaveLength(2);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it('a pool whose replacement cannot start: every request is answered, the model turns unavailable with the reason, the rest serve', async () => {
+    const blocker = path.join(tempDir('blocker'), 'block-worker-start');
+    const server = await startServer(repository(), [], withInjector({ [START_BLOCKER_ENV]: blocker }));
+    try {
+      writeFileSync(blocker, '');
+      const started = performance.now();
+      const [fatal, ...queued] = await Promise.all([0, 1, 2, 3].map((i) => fastRequest(server, i === 0 ? EXIT_TRIGGER : i)));
+      // Answered at once, not at batch_timeout_ms (30 s) and not never.
+      expect(performance.now() - started).toBeLessThan(5000);
+      expect(fatal!.status).toBe(500);
+      for (const answer of queued) {
+        expect([500, 503]).toContain(answer.status);
+        expect(answer.json()['error']).toMatch(/worker threads died while starting/);
+      }
+
+      const ready = await request(`${server.url}/v2/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(JSON.stringify(ready.json()['not_ready'])).toMatch(/fast.*worker threads died while starting/);
+      expect((await request(`${server.url}/v2/models/fast/ready`)).status).toBe(503);
+      const refused = await fastRequest(server, 1);
+      expect(refused.status).toBe(503);
+      expect(refused.json()['error']).toMatch(/model fast has no ready version: its worker threads died while starting/);
+      expect((await tinyRequest(server)).status).toBe(200);
+      expect(server.logs.some((l) => l['msg'] === 'worker pool lost' && l['model'] === 'fast')).toBe(true);
+    } finally {
+      // Nothing is left running on the lost pool to hold shutdown up.
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it('a pool that cannot start at all: the server still starts, and readiness says why', async () => {
+    const blocker = path.join(tempDir('blocker'), 'block-worker-start');
+    writeFileSync(blocker, '');
+    const server = await startServer(repository(), [], withInjector({ [START_BLOCKER_ENV]: blocker }));
+    try {
+      const ready = await request(`${server.url}/v2/health/ready`);
+      expect(ready.status).toBe(503);
+      const notReady = ready.json<{ not_ready: { name: string; reason: string }[] }>().not_ready;
+      expect(notReady.map((m) => m.name).sort()).toEqual(['fast', 'tiny_classifier']);
+      for (const model of notReady) expect(model.reason).toMatch(new RegExp(`^failed to load ${model.name}/1: worker exited with code: ${EXIT_CODE}$`));
+      expect((await fastRequest(server, 1)).status).toBe(503);
+      expect((await request(`${server.url}/v2/health/live`)).status).toBe(200);
     } finally {
       expect(await server.stop()).toBe(0);
     }
