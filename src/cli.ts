@@ -26,7 +26,11 @@ async function serve(argv: string[]): Promise<void> {
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
+      // Dying by the signal itself, with its default action: process.exit would tear down
+      // worker threads that may be inside ONNX Runtime, and that aborts the process.
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+      return;
     }
     stopping = true;
     log.info({ signal, drainTimeoutSeconds: config.drainTimeoutSeconds }, 'draining');
