@@ -117,6 +117,31 @@ describe('requests that disagree with the model', () => {
     expect(answer.json()['error']).toMatch(message);
   });
 
+  it.each([
+    ['data nested 10,000 deep', `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,64],"data":${'['.repeat(10_000)}${']'.repeat(10_000)}}]}`, /data\[0\] must be an array of 64/],
+    ['a shape whose element count overflows', JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [16, 2 ** 60], data: [1] }] }), /declares more elements/],
+    ['a negative dimension', JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 64], data: [1] }] }), /shape\[0\] must be a non-negative integer, got -1/],
+    ['a fractional dimension', JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1.5, 64], data: [1] }] }), /shape\[0\] must be a non-negative integer, got 1.5/],
+    ['NaN text in numeric data', JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 2], data: [1, 'NaN'] }] }), /data\[1\] must be a number, got the string "NaN"/],
+    ['ragged nested data', JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [2, 2], data: [[1, 2, 3], [4]] }] }), /data\[0\] must be an array of 2/],
+    ['a requested output that does not exist', JSON.stringify({ ...valid, outputs: [{ name: 'no_such_output' }] }), /no_such_output/],
+  ])('answers 400 end to end for %s, naming the problem and no server path', async (_, body, message) => {
+    const answer = await request(inferUrl(), { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    expect(answer.status).toBe(400);
+    expect(answer.json()['error']).toMatch(message);
+    expect(answer.json()['error']).not.toMatch(/\/(tmp|work|home|usr)\//);
+  });
+
+  it.each([['abc'], ['99999999999999999999'], ['-1']])('answers 400 for Inference-Header-Content-Length %s', async (value) => {
+    const answer = await request(inferUrl(), {
+      method: 'POST',
+      body: JSON.stringify(valid),
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': value },
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.json()['error']).toMatch(/Inference-Header-Content-Length/);
+  });
+
   it('answers 400 for malformed and truncated JSON', async () => {
     for (const body of ['{"inputs": [', 'not json', '']) {
       const answer = await request(inferUrl(), { method: 'POST', body });
