@@ -116,8 +116,8 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     cancellation: Cancellation,
   ): Promise<{ message: GrpcModelInferResponse; servedBy?: string }> => {
     if (message[MALFORMED]) throw invalidArgument(message[MALFORMED]);
-    // Unknown or unready models are refused before the message is decoded, as over REST.
-    inference.checkModelReady(message.model_name, message.model_version || undefined);
+    // Unknown, unready and overloaded models are refused before the tensors are decoded, as over REST.
+    inference.admit(message.model_name, message.model_version || undefined, 'grpc');
     const deadline = deadlineUs(call);
     const routingKey = firstValue(call.metadata, 'x-routing-key');
     const traceparent = firstValue(call.metadata, 'traceparent');

@@ -115,10 +115,16 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
       release();
       cancellation.cancel();
     });
+    const declaredLength = /^\d{1,15}$/.test(contentLength) ? Number(contentLength) : undefined;
     try {
-      release = options.budget.reserve(/^\d{1,15}$/.test(contentLength) ? Number(contentLength) : options.maxBodyBytes);
+      // Refused before the body is read or decoded: unknown, unready and overloaded models.
+      service.admit(modelName, modelVersion, 'rest');
+      release = options.budget.reserve(declaredLength ?? options.maxBodyBytes);
     } catch (error) {
-      sendError(res, state, error, true);
+      // The body is discarded as it arrives, so the connection stays usable, unless it
+      // could be long: then the connection is dropped rather than read to its end.
+      res.onData(() => undefined);
+      sendError(res, state, error, declaredLength === undefined || declaredLength > options.maxBodyBytes);
       return;
     }
     readBody(
@@ -128,8 +134,6 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
       (body) => {
         let request;
         try {
-          // Unknown or unready models are refused before their body is decoded.
-          service.checkModelReady(modelName, modelVersion);
           request = decodeInferRequest(body, { modelName, headerLength, ...(modelVersion !== undefined ? { modelVersion } : {}) });
         } catch (error) {
           release();

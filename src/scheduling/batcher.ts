@@ -47,6 +47,11 @@ export class DynamicBatcher<T extends QueuedItem> {
     return this.queue.size;
   }
 
+  /** Whether enqueue would refuse a request now. */
+  get full(): boolean {
+    return this.queue.full;
+  }
+
   /** False when the queue is full; the caller must refuse the request. */
   enqueue(item: T): boolean {
     if (!this.queue.tryPush(item)) return false;

@@ -88,6 +88,10 @@ export class RequestQueue<T extends QueuedItem> {
     return this.count;
   }
 
+  get full(): boolean {
+    return this.count >= this.maxSize;
+  }
+
   /** False when the queue is full: the caller refuses the request. */
   tryPush(item: T): boolean {
     if (this.count >= this.maxSize) return false;

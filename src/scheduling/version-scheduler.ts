@@ -69,6 +69,21 @@ export class VersionScheduler {
     return this.batcher.queued;
   }
 
+  /** Whether a request submitted now would be refused: checked before a request is decoded. */
+  get full(): boolean {
+    return this.batcher.full;
+  }
+
+  /** Counts a request refused for want of room in the queue, and says why. */
+  refuse(): ServingError {
+    this.stats.dropped.rejected += 1;
+    return new ServingError(
+      'OVERLOADED',
+      `model ${this.spec.name} version ${this.spec.version} is overloaded: its queue holds max_queue_size ${this.spec.maxQueueSize} requests`,
+      1,
+    );
+  }
+
   submit(request: ScheduledRequest): Promise<OutputTensor[]> {
     const { cancellation } = request;
     if (cancellation?.cancelled) return Promise.reject(new ServingError('CANCELLED', 'request cancelled by the client'));
@@ -86,14 +101,9 @@ export class VersionScheduler {
         queueSpan: startChildSpan(request.traceSpan, 'queue', { 'brisk.model': this.spec.name, 'brisk.version': this.spec.version }),
       };
       if (!this.batcher.enqueue(item)) {
-        this.stats.dropped.rejected += 1;
-        reject(
-          new ServingError(
-            'OVERLOADED',
-            `model ${this.spec.name} version ${this.spec.version} is overloaded: its queue holds max_queue_size ${this.spec.maxQueueSize} requests`,
-            1,
-          ),
-        );
+        const refusal = this.refuse();
+        endSpan(item.queueSpan, { code: refusal.code, message: refusal.message });
+        reject(refusal);
         return;
       }
       if (request.timeoutUs > 0) {

@@ -1,3 +1,4 @@
+import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLED_MODELS, TEST_MODELS } from '../../src/modelgen/catalog.js';
 import { writeRepository } from '../helpers/repository.js';
@@ -76,6 +77,18 @@ describe('dynamic batching', () => {
   });
 });
 
+/** A POST through `agent`, telling whether it went out on a connection used before. */
+const rawPost = (agent: Agent, path: string, body: string) =>
+  new Promise<{ status: number; body: string; reusedSocket: boolean }>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: server.httpPort, method: 'POST', path, agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, reusedSocket: req.reusedSocket }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+
 describe('overload, deadlines and cancellation', () => {
   it('refuses requests past the queue limit at once with 503 and Retry-After, and serves the rest', async () => {
     const answers = await Promise.all(Array.from({ length: 8 }, () => slowInfer()));
@@ -89,6 +102,28 @@ describe('overload, deadlines and cancellation', () => {
       expect(answer.headers.get('retry-after')).toBe('1');
       expect(((await answer.json()) as { error: string }).error).toMatch(/max_queue_size 2/);
     }
+  });
+
+  it('refuses a full model before reading the body: a malformed one gets 503, on a connection that stays open', async () => {
+    const filling = Array.from({ length: 3 }, () => slowInfer());
+    await new Promise((r) => setTimeout(r, 50));
+    const before = await stats('slow');
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      // Not JSON at all: a 400 would mean the body was decoded before the queue was checked.
+      const refused = await rawPost(agent, '/v2/models/slow/infer', 'not json'.repeat(1000));
+      expect(refused.status).toBe(503);
+      expect(refused.body).toMatch(/max_queue_size 2/);
+      const next = await rawPost(agent, '/v2/models/tiny_classifier/infer', JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 64], data: row(1) }] }));
+      expect(next.status).toBe(200);
+      expect(next.reusedSocket).toBe(true);
+    } finally {
+      agent.destroy();
+    }
+    expect((await stats('slow')).dropped.rejected).toBe(before.dropped.rejected + 1);
+    const metrics = (await request(`${server.url}/metrics`)).body.toString();
+    expect(metrics).toMatch(/^brisk_requests_total\{model="slow",version="1",protocol="rest",role="primary",outcome="overloaded"\} [1-9]/m);
+    await Promise.all(filling);
   });
 
   it('fails a request with 504 when it would wait longer than its timeout', async () => {

@@ -241,6 +241,18 @@ describe('deadlines and cancellation', () => {
     expect(dropped.timedOut + dropped.cancelled).toBeGreaterThanOrEqual(1);
   });
 
+  it('refuses calls past the queue limit with UNAVAILABLE at once', async () => {
+    // One runs and four wait (max_queue_size 4); the rest are refused.
+    const calls = Array.from({ length: 8 }, () => client.call('ModelInfer', slow).then(() => undefined, (error: ServiceError) => error));
+    const outcomes = await Promise.all(calls);
+    const refused = outcomes.filter((o): o is ServiceError => o !== undefined);
+    expect(refused.length).toBeGreaterThanOrEqual(3);
+    for (const error of refused) {
+      expect(error.code).toBe(status.UNAVAILABLE);
+      expect(error.details).toMatch(/max_queue_size 4/);
+    }
+  });
+
   it('drops a call cancelled while queued', async () => {
     const statsOf = async () =>
       (await request(`${server.url}/v2/models/slow/stats`)).json<{ model_stats: { execution_count: number; dropped: { cancelled: number } }[] }>()
