@@ -74,12 +74,15 @@ try {
   });
   const machine = machineInfo();
   const rss = result.rssSamples;
+  // About twelve points over the run, one sample a second.
+  const rssStep = Math.max(1, Math.round(rss.length / 12));
   console.log(
     [
       `soak: ${scenario.model} (max_queue_size ${args['queue-size']}), ${fmt(rate)} req/s offered for ${args.duration} s, ${args.connections} connections; ${machine.cpu}, ${machine.cores} cores; revision ${machine.gitRevision}`,
       `sent ${fmt(result.sent)} (${fmt(result.notSent)} more were due while all ${args.connections} connections were busy); answered ${Object.entries(result.answered).map(([s, n]) => `${s}: ${fmt(n)}`).join(', ')}; lost ${fmt(result.lost)}${result.lost ? ` (${JSON.stringify(result.lostReasons)})` : ''}`,
       rss.length
-        ? `server RSS: first ${fmt(rss[0]! / 2 ** 20)} MiB, peak ${fmt(result.peakRssBytes! / 2 ** 20)} MiB, last ${fmt(rss.at(-1)! / 2 ** 20)} MiB`
+        ? `server RSS: first ${fmt(rss[0]! / 2 ** 20)} MiB, peak ${fmt(result.peakRssBytes! / 2 ** 20)} MiB, last ${fmt(rss.at(-1)! / 2 ** 20)} MiB; ` +
+          `every ${rssStep} s: ${rss.filter((_, i) => i % rssStep === 0).map((b) => fmt(b / 2 ** 20)).join(' ')} MiB`
         : 'server RSS: not available',
     ].join('\n'),
   );
