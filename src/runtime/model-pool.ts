@@ -34,9 +34,12 @@ export class ModelPool {
   /** Set once no worker thread is left to run tasks. */
   lost: PoolLostError | undefined;
   private closing = false;
-  /** Rejects when the pool is lost, so that tasks waiting in piscina for a thread are answered. */
-  private readonly whenLost: Promise<never>;
-  private markLost: (error: PoolLostError) => void = () => undefined;
+  /**
+   * Callers waiting on a task, failed at once if the pool is lost (a task waiting in piscina
+   * for a thread would wait forever). A set, not a promise raced per task: a long-lived
+   * promise keeps every race's result alive through the reactions it accumulates.
+   */
+  private readonly waiting = new Set<(error: Error) => void>();
 
   constructor(init: WorkerInit, readonly instances: number, log?: Logger, onLost?: (error: PoolLostError) => void) {
     this.pool = new Piscina({
@@ -47,10 +50,6 @@ export class ModelPool {
       concurrentTasksPerWorker: 1,
       workerData: init,
     });
-    this.whenLost = new Promise<never>((_, reject) => {
-      this.markLost = reject;
-    });
-    this.whenLost.catch(() => undefined);
     // Piscina re-emits worker crashes here; the task that crashed is rejected on its own.
     this.pool.on('error', () => undefined);
     this.pool.on('workerDestroy', () => {
@@ -66,15 +65,16 @@ export class ModelPool {
         }
         this.lost = new PoolLostError();
         log?.error({ workerExits: this.workerExits, reason: this.lost.message }, 'worker pool lost');
-        this.markLost(this.lost);
+        for (const fail of this.waiting) fail(this.lost);
+        this.waiting.clear();
         onLost?.(this.lost);
         this.close().catch(() => undefined);
       });
     });
   }
 
-  async describe(): Promise<DescribeResult> {
-    return (await Promise.race([this.pool.run({ kind: 'describe' }), this.whenLost])) as DescribeResult;
+  describe(): Promise<DescribeResult> {
+    return this.settled(this.pool.run({ kind: 'describe' }) as Promise<DescribeResult>, 0);
   }
 
   /**
@@ -99,19 +99,23 @@ export class ModelPool {
         this.activeTasks -= 1;
       },
     );
-    const limits: Promise<RunResult>[] = [running, this.whenLost];
+    return this.settled(running, timeoutMs);
+  }
+
+  /** The task's outcome, or an error first if it passes `timeoutMs` (0: no limit) or the pool is lost. */
+  private async settled<T>(task: Promise<T>, timeoutMs: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
-    if (timeoutMs > 0) {
-      limits.push(
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new BatchTimeoutError(timeoutMs)), timeoutMs);
-        }),
-      );
-    }
+    let fail: ((error: Error) => void) | undefined;
     try {
-      return await Promise.race(limits);
+      return await new Promise<T>((resolve, reject) => {
+        fail = reject;
+        this.waiting.add(reject);
+        task.then(resolve, reject);
+        if (timeoutMs > 0) timer = setTimeout(() => reject(new BatchTimeoutError(timeoutMs)), timeoutMs);
+      });
     } finally {
       clearTimeout(timer);
+      if (fail) this.waiting.delete(fail);
     }
   }
 
