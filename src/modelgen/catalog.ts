@@ -57,6 +57,8 @@ export const TEST_MODELS = {
   slow: { model: 'slow', version: 1, graph: () => slowModel(96) },
   /** session.run throws for an index past 3: a batch that fails inside ONNX Runtime. */
   gather: { model: 'gather', version: 1, graph: gatherModel },
+  /** FP32 [batch, n] in (`fp32_in`), the same out (`fp32_out`): requests and answers of any size. */
+  floatEcho: { model: 'float_echo', version: 1, graph: () => datatypeEcho(['FP32']) },
   /** Same inputs and outputs as `slow` (x → y, [batch, 4]) but fast: a primary for slow shadows. */
   fast: { model: 'fast', version: 1, graph: () => mlp({ name: 'fast', widths: [4, 4], seed: 5, inputName: 'x', outputName: 'y', softmax: false }) },
 } satisfies Record<string, CatalogEntry>;

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { processRss, runSoak } from '../../bench/lib/soak.js';
 import { BUNDLED_MODELS, TEST_MODELS } from '../../src/modelgen/catalog.js';
+import { binaryRequest } from '../helpers/binary.js';
 import { writeRepository } from '../helpers/repository.js';
-import { startServer } from '../helpers/server.js';
+import { request, startServer } from '../helpers/server.js';
 
 describe('a short soak far past capacity', () => {
   it('answers every request with 200, 4xx or 503, and loses none', { timeout: 60_000 }, async () => {
@@ -37,3 +38,33 @@ describe('a short soak far past capacity', () => {
     }
   });
 });
+
+describe('memory under steady load', () => {
+  it('stays bounded: a finished batch’s tensors are not kept', { timeout: 60_000 }, async () => {
+    const repository = writeRepository([{ entry: TEST_MODELS.floatEcho, config: { max_batch_size: 8 } }]);
+    const server = await startServer(repository);
+    try {
+      // 1 MiB in and 1 MiB out per request: a leak of either shows within a few hundred.
+      const { body, headers } = binaryRequest([{ name: 'fp32_in', datatype: 'FP32', shape: [1, 262_144], data: new Float32Array(262_144).fill(0.5) }], {
+        outputs: [{ name: 'fp32_out', parameters: { binary_data: true } }],
+      });
+      const send = async (count: number): Promise<void> => {
+        const workers = Array.from({ length: 8 }, async (_, w) => {
+          for (let i = w; i < count; i += 8) {
+            const answer = await request(`${server.url}/v2/models/float_echo/infer`, { method: 'POST', body, headers });
+            expect(answer.status).toBe(200);
+          }
+        });
+        await Promise.all(workers);
+      };
+      await send(100);
+      const warm = processRss(server.process.pid!)!;
+      await send(600);
+      const grown = processRss(server.process.pid!)! - warm;
+      expect(grown / 2 ** 20).toBeLessThan(200);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
