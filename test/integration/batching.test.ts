@@ -1,6 +1,7 @@
 import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLED_MODELS, TEST_MODELS } from '../../src/modelgen/catalog.js';
+import { slowModel } from '../../src/modelgen/graphs.js';
 import { writeRepository } from '../helpers/repository.js';
 import { postJson, request, startServer, type TestServer } from '../helpers/server.js';
 
@@ -13,6 +14,8 @@ beforeAll(async () => {
     // One instance, one row per batch, room for two waiting requests: a worker kept busy for a long time.
     { entry: TEST_MODELS.slow, config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 2 } } },
     { entry: TEST_MODELS.slow, as: 'slow_cancel', config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 4 } } },
+    // About 0.75 s a request: a full queue that stays full long enough to look at.
+    { entry: { ...TEST_MODELS.slow, graph: () => slowModel(160) }, as: 'slower', config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 2 } } },
   ]);
   server = await startServer(repository);
 });
@@ -77,6 +80,14 @@ describe('dynamic batching', () => {
   });
 });
 
+async function until(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** A POST through `agent`, telling whether it went out on a connection used before. */
 const rawPost = (agent: Agent, path: string, body: string) =>
   new Promise<{ status: number; body: string; reusedSocket: boolean }>((resolve, reject) => {
@@ -105,25 +116,33 @@ describe('overload, deadlines and cancellation', () => {
   });
 
   it('refuses a full model before reading the body: a malformed one gets 503, on a connection that stays open', async () => {
-    const filling = Array.from({ length: 3 }, () => slowInfer());
-    await new Promise((r) => setTimeout(r, 50));
-    const before = await stats('slow');
+    const slowBody = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] });
+    const metric = async (pattern: RegExp) => pattern.test((await request(`${server.url}/metrics`)).body.toString());
+    const depthIs = (depth: number) => metric(new RegExp(`^brisk_queue_depth\\{model="slower",version="1"\\} ${depth}$`, 'm'));
+    const fillingAgent = new Agent({ keepAlive: false, maxSockets: 3 });
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    // One runs, then two wait. The first is sent alone: requests arriving in one event-loop
+    // turn all wait for the batcher's decision, and a third would find the queue full.
+    const filling = [rawPost(fillingAgent, '/v2/models/slower/infer', slowBody)];
     try {
+      await until(async () => (await metric(/^brisk_requests_in_flight 1$/m)) && (await depthIs(0)));
+      filling.push(rawPost(fillingAgent, '/v2/models/slower/infer', slowBody), rawPost(fillingAgent, '/v2/models/slower/infer', slowBody));
+      await until(() => depthIs(2));
+      const before = await stats('slower');
       // Not JSON at all: a 400 would mean the body was decoded before the queue was checked.
-      const refused = await rawPost(agent, '/v2/models/slow/infer', 'not json'.repeat(1000));
+      const refused = await rawPost(agent, '/v2/models/slower/infer', 'not json'.repeat(1000));
       expect(refused.status).toBe(503);
       expect(refused.body).toMatch(/max_queue_size 2/);
       const next = await rawPost(agent, '/v2/models/tiny_classifier/infer', JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 64], data: row(1) }] }));
       expect(next.status).toBe(200);
       expect(next.reusedSocket).toBe(true);
+      expect((await stats('slower')).dropped.rejected).toBe(before.dropped.rejected + 1);
+      const metrics = (await request(`${server.url}/metrics`)).body.toString();
+      expect(metrics).toMatch(/^brisk_requests_total\{model="slower",version="1",protocol="rest",role="primary",outcome="overloaded"\} [1-9]/m);
     } finally {
       agent.destroy();
+      expect((await Promise.all(filling)).map((f) => f.status)).toEqual([200, 200, 200]);
     }
-    expect((await stats('slow')).dropped.rejected).toBe(before.dropped.rejected + 1);
-    const metrics = (await request(`${server.url}/metrics`)).body.toString();
-    expect(metrics).toMatch(/^brisk_requests_total\{model="slow",version="1",protocol="rest",role="primary",outcome="overloaded"\} [1-9]/m);
-    await Promise.all(filling);
   });
 
   it('fails a request with 504 when it would wait longer than its timeout', async () => {
