@@ -116,10 +116,10 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     cancellation: Cancellation,
   ): Promise<{ message: GrpcModelInferResponse; servedBy?: string }> => {
     if (message[MALFORMED]) throw invalidArgument(message[MALFORMED]);
-    // Unknown, unready and overloaded models are refused before the tensors are decoded, as over REST.
-    inference.admit(message.model_name, message.model_version || undefined, 'grpc');
-    const deadline = deadlineUs(call);
     const routingKey = firstValue(call.metadata, 'x-routing-key');
+    // Unknown, unready and overloaded models are refused before the tensors are decoded, as over REST.
+    inference.admit(message.model_name, message.model_version || undefined, routingKey, 'grpc');
+    const deadline = deadlineUs(call);
     const traceparent = firstValue(call.metadata, 'traceparent');
     const request = decodeGrpcInferRequest(message, {
       messageBytes: options.maxMessageBytes,

@@ -118,7 +118,7 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
     const declaredLength = /^\d{1,15}$/.test(contentLength) ? Number(contentLength) : undefined;
     try {
       // Refused before the body is read or decoded: unknown, unready and overloaded models.
-      service.admit(modelName, modelVersion, 'rest');
+      service.admit(modelName, modelVersion, routingKey || undefined, 'rest');
       release = options.budget.reserve(declaredLength ?? options.maxBodyBytes);
     } catch (error) {
       // The body is discarded as it arrives, so the connection stays usable, unless it

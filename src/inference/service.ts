@@ -2,14 +2,13 @@
  * The serving core's one API. Protocol adapters call it with the internal
  * request type and render what it returns; it knows nothing of HTTP or gRPC.
  */
-import { toServingError, type ServingError } from '../errors.js';
+import { toServingError } from '../errors.js';
 import type { ModelRegistry, ReadinessReport } from '../models/registry.js';
 import type { Role, ServerMetrics } from '../observability/metrics.js';
 import { endSpan, startRequestSpan } from '../observability/tracing.js';
 import type { Percentiles } from '../observability/windowed-histogram.js';
 import type { Router } from '../routing/router.js';
 import { ShadowRunner } from '../routing/shadow-runner.js';
-import type { VersionScheduler } from '../scheduling/version-scheduler.js';
 import type { VersionStats } from '../scheduling/version-stats.js';
 import type { InferRequest, InferResponse, ModelMetadata, Protocol, ServerMetadata } from './types.js';
 import { validateRequest } from './validate.js';
@@ -89,23 +88,15 @@ export class InferenceService {
    * Refuses, before a request is read or decoded, what would be refused anyway: an
    * unknown or unready model, or one whose queue is full (OVERLOADED, counted as if
    * refused at the queue). Under overload a refusal must cost little, or refusing
-   * the excess takes the I/O thread from the requests that are served.
+   * the excess takes the I/O thread from the requests that are served. A route is
+   * checked at the target it picks for this request, as routing will.
    */
-  admit(name: string, version: string | undefined, protocol: Protocol): void {
-    const targets = this.routing?.router.targetsOf(name, version);
-    if (!targets) {
-      const found = this.registry.findReady(name, version);
-      if (found.scheduler.full) throw this.refuseOverloaded(found, protocol);
-      return;
-    }
-    // A route is refused here only when every target that can serve is full.
-    const ready = targets.flatMap((t) => (this.registry.servable(t.model, t.version) === undefined ? [this.registry.findReady(t.model, t.version)] : []));
-    if (ready.length > 0 && ready.every((v) => v.scheduler.full)) throw this.refuseOverloaded(ready[0]!, protocol);
-  }
-
-  private refuseOverloaded(target: { name: string; version: string; scheduler: VersionScheduler }, protocol: Protocol): ServingError {
-    this.metrics?.requestDone(target.name, target.version, protocol, 'primary', 'overloaded', 0);
-    return target.scheduler.refuse();
+  admit(name: string, version: string | undefined, routingKey: string | undefined, protocol: Protocol): void {
+    const decision = this.routing?.router.decide(name, version, routingKey);
+    const target = decision ? this.registry.findReady(decision.model, decision.version) : this.registry.findReady(name, version);
+    if (!target.scheduler.full) return;
+    this.metrics?.requestDone(target.name, target.version, protocol, decision?.role ?? 'primary', 'overloaded', 0);
+    throw target.scheduler.refuse();
   }
 
   async infer(request: InferRequest): Promise<InferResponse> {

@@ -25,12 +25,6 @@ export class Router {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** The versions a route sends traffic to (weight above 0), or undefined when `name` is not a route. */
-  targetsOf(name: string, version: string | undefined): { model: string; version: string }[] | undefined {
-    if (version !== undefined && version !== '') return undefined;
-    return this.store.get(name)?.spec.targets.filter((t) => t.weight > 0);
-  }
-
   decide(name: string, version: string | undefined, routingKey: string | undefined): RouteDecision | undefined {
     if (version !== undefined && version !== '') return undefined;
     const route = this.store.get(name);

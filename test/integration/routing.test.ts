@@ -55,6 +55,25 @@ async function many<T>(n: number, concurrency: number, one: (i: number) => Promi
 const setRoute = (name: string, spec: unknown, headers?: Record<string, string>) => admin('PUT', `/admin/routes/${name}`, spec, headers);
 const split = (a: number) => ({ targets: [{ model: 'scorer', version: '1', weight: a }, { model: 'scorer', version: '2', weight: 100 - a }] });
 
+describe('overload on a route', () => {
+  it('is refused at the target routing picked, and counted under that target and its role', async () => {
+    // fast is the primary (first of equal weights), slow the canary: one runs and four wait.
+    await setRoute('half_slow', { targets: [{ model: 'fast', version: '1', weight: 50 }, { model: 'slow', version: '1', weight: 50 }] });
+    const call = (i: number) =>
+      postJson(`${server.url}/v2/models/half_slow/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] }, { 'x-routing-key': `key-${i}` });
+    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => call(i)));
+    const refused = answers.filter((a) => a.status === 503);
+    expect(answers.every((a) => a.status === 200 || a.status === 503)).toBe(true);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const answer of refused) expect(answer.json()['error']).toMatch(/model slow version 1 is overloaded/);
+    const metrics = (await request(`${server.url}/metrics`)).body.toString();
+    const overloaded = (role: string) =>
+      Number(new RegExp(`^brisk_requests_total\\{model="slow",version="1",protocol="rest",role="${role}",outcome="overloaded"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    expect(overloaded('canary')).toBe(refused.length);
+    expect(overloaded('primary')).toBe(0);
+  });
+});
+
 describe('traffic split', () => {
   it('sends 90/10 of 10,000 requests within a binomial bound, and says who served each', async () => {
     expect((await setRoute('split', split(90))).status).toBe(200);
