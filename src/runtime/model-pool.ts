@@ -52,24 +52,26 @@ export class ModelPool {
     });
     // Piscina re-emits worker crashes here; the task that crashed is rejected on its own.
     this.pool.on('error', () => undefined);
-    this.pool.on('workerDestroy', () => {
+    this.pool.on('workerDestroy', () => this.onWorkerGone(log, onLost));
+  }
+
+  private onWorkerGone(log: Logger | undefined, onLost: ((error: PoolLostError) => void) | undefined): void {
+    if (this.closing) return;
+    this.workerExits += 1;
+    // Checked once piscina has finished removing the thread and, unless threads already
+    // died while starting, has added its replacement.
+    queueMicrotask(() => {
       if (this.closing) return;
-      this.workerExits += 1;
-      // Checked once piscina has finished removing the thread and, unless threads already
-      // died while starting, has added its replacement.
-      queueMicrotask(() => {
-        if (this.closing) return;
-        if (this.pool.threads.length > 0) {
-          log?.error({ workerExits: this.workerExits }, 'worker thread exited; its batch failed and a replacement is loading the model');
-          return;
-        }
-        this.lost = new PoolLostError();
-        log?.error({ workerExits: this.workerExits, reason: this.lost.message }, 'worker pool lost');
-        for (const fail of this.waiting) fail(this.lost);
-        this.waiting.clear();
-        onLost?.(this.lost);
-        this.close().catch(() => undefined);
-      });
+      if (this.pool.threads.length > 0) {
+        log?.error({ workerExits: this.workerExits }, 'worker thread exited; its batch failed and a replacement is loading the model');
+        return;
+      }
+      this.lost = new PoolLostError();
+      log?.error({ workerExits: this.workerExits, reason: this.lost.message }, 'worker pool lost');
+      for (const fail of this.waiting) fail(this.lost);
+      this.waiting.clear();
+      onLost?.(this.lost);
+      this.close().catch(() => undefined);
     });
   }
 
