@@ -118,7 +118,7 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     if (message[MALFORMED]) throw invalidArgument(message[MALFORMED]);
     const routingKey = firstValue(call.metadata, 'x-routing-key');
     // Unknown, unready and overloaded models are refused before the tensors are decoded, as over REST.
-    inference.admit(message.model_name, message.model_version || undefined, routingKey, 'grpc');
+    const route = inference.admit(message.model_name, message.model_version || undefined, routingKey, 'grpc');
     const deadline = deadlineUs(call);
     const traceparent = firstValue(call.metadata, 'traceparent');
     const request = decodeGrpcInferRequest(message, {
@@ -128,6 +128,7 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
       ...(traceparent ? { traceparent } : {}),
     });
     request.cancellation = cancellation;
+    if (route) request.route = route;
     // The decoded tensors are what a queued call holds; they count until it is answered.
     const release = options.budget.reserve(request.inputs.reduce((sum, input) => sum + tensorBytes(input.data), 0));
     let response;

@@ -7,6 +7,7 @@ import type { ByteBudget } from '../inference/byte-budget.js';
 import type { InferenceService } from '../inference/service.js';
 import { Cancellation } from '../inference/types.js';
 import type { Logger } from '../observability/logger.js';
+import type { RouteDecision } from '../routing/router.js';
 import { readBody } from './body.js';
 import { decodeInferRequest } from './infer-request.js';
 import { encodeInferResponse } from './infer-response.js';
@@ -116,9 +117,10 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
       cancellation.cancel();
     });
     const declaredLength = /^\d{1,15}$/.test(contentLength) ? Number(contentLength) : undefined;
+    let route: RouteDecision | undefined;
     try {
       // Refused before the body is read or decoded: unknown, unready and overloaded models.
-      service.admit(modelName, modelVersion, routingKey || undefined, 'rest');
+      route = service.admit(modelName, modelVersion, routingKey || undefined, 'rest');
       release = options.budget.reserve(declaredLength ?? options.maxBodyBytes);
     } catch (error) {
       // The body is discarded as it arrives, so the connection stays usable, unless it
@@ -142,6 +144,7 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
         }
         request.cancellation = cancellation;
         if (routingKey) request.routingKey = routingKey;
+        if (route) request.route = route;
         if (traceparent) request.traceparent = traceparent;
         service.infer(request).then(
           (response) => {

@@ -7,7 +7,7 @@ import type { ModelRegistry, ReadinessReport } from '../models/registry.js';
 import type { Role, ServerMetrics } from '../observability/metrics.js';
 import { endSpan, startRequestSpan } from '../observability/tracing.js';
 import type { Percentiles } from '../observability/windowed-histogram.js';
-import type { Router } from '../routing/router.js';
+import type { RouteDecision, Router } from '../routing/router.js';
 import { ShadowRunner } from '../routing/shadow-runner.js';
 import type { VersionStats } from '../scheduling/version-stats.js';
 import type { InferRequest, InferResponse, ModelMetadata, Protocol, ServerMetadata } from './types.js';
@@ -89,12 +89,13 @@ export class InferenceService {
    * unknown or unready model, or one whose queue is full (OVERLOADED, counted as if
    * refused at the queue). Under overload a refusal must cost little, or refusing
    * the excess takes the I/O thread from the requests that are served. A route is
-   * checked at the target it picks for this request, as routing will.
+   * decided here and checked at its target; the decision is returned for the request
+   * to carry (`request.route`), so that it is served where it was admitted.
    */
-  admit(name: string, version: string | undefined, routingKey: string | undefined, protocol: Protocol): void {
+  admit(name: string, version: string | undefined, routingKey: string | undefined, protocol: Protocol): RouteDecision | undefined {
     const decision = this.routing?.router.decide(name, version, routingKey);
     const target = decision ? this.registry.findReady(decision.model, decision.version) : this.registry.findReady(name, version);
-    if (!target.scheduler.full) return;
+    if (!target.scheduler.full) return decision;
     this.metrics?.requestDone(target.name, target.version, protocol, decision?.role ?? 'primary', 'overloaded', 0);
     throw target.scheduler.refuse();
   }
@@ -123,7 +124,7 @@ export class InferenceService {
 
   /** A route name is resolved to a target; sampled shadows get copies that run beside the primary. */
   private async route(request: InferRequest): Promise<InferResponse> {
-    const decision = this.routing?.router.decide(request.modelName, request.modelVersion, request.routingKey);
+    const decision = request.route ?? this.routing?.router.decide(request.modelName, request.modelVersion, request.routingKey);
     if (!this.routing || !decision) return this.run(request);
     const { shadows } = this.routing;
     // Copied before the primary is queued: the batcher hands the primary's buffers to a worker.

@@ -3,6 +3,7 @@
  * renders. REST and gRPC differ only in how they get here.
  */
 import type { Span } from '../observability/tracing.js';
+import type { RouteDecision } from '../routing/router.js';
 import type { Datatype, TensorData } from '../tensor/datatypes.js';
 
 export type ParameterValue = string | number | boolean;
@@ -43,6 +44,8 @@ export interface InferRequest {
   deadlineUs?: number;
   /** Sticky-routing key from `x-routing-key` (header or metadata). */
   routingKey?: string;
+  /** For a route name, the target admission checked: the request is served there. */
+  route?: RouteDecision;
   /** W3C trace context from the `traceparent` header or metadata. */
   traceparent?: string;
   /** This request's span, when tracing is on; set by the service. */
