@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { projectFile } from '../src/project-files.js';
 import { startBrisk } from './lib/child-server.js';
-import { machineInfo } from './lib/machine.js';
+import { machineInfo, machineLine } from './lib/machine.js';
 import { fmt } from './lib/report.js';
 import { runRestLoad } from './tool/rest-load.js';
 import { summarize } from './tool/summary.js';
@@ -72,7 +72,7 @@ try {
     '',
     `Command: \`npm run bench:canary -- ${process.argv.slice(2).join(' ')}\``,
     '',
-    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.os}, Node.js ${machine.node}; revision ${machine.gitRevision}; ${machine.date}.`,
+    machineLine(machine),
     '',
     `Route \`scorer\` under ${args.concurrency} closed-loop connections for ${args.duration} s; admin changes, one a second: ${changes.join(', ')}.`,
     '',

@@ -17,7 +17,7 @@ import { measureCeiling } from './ceiling.js';
 import { startBrisk, startChild, type ChildServer } from './lib/child-server.js';
 import { h2loadAvailable, runGrpcLoad } from './lib/h2load.js';
 import type { LoadResult } from './lib/load.js';
-import { machineInfo } from './lib/machine.js';
+import { machineInfo, machineLine } from './lib/machine.js';
 import { fmt, medianRun } from './lib/report.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     '',
     `Command: \`${command}\``,
     '',
-    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node.js ${machine.node}; revision ${machine.gitRevision}; ${machine.date}.`,
+    machineLine(machine),
     `Load generator: h2load, ${connections} connections × ${streams} streams, unary ModelInfer with one row in raw_input_contents; ${durationSeconds} s per run after 1 s warm-up, median of ${repeat} runs; on the same cores as the server.`,
     '',
     `In-process ceiling for heavy_mlp: ${fmt(ceiling.rowsPerSecond)} rows/s (batch ${ceiling.batchSize}, ${ceiling.threads} thread(s) × ${ceiling.intraOpThreads} intra-op).`,

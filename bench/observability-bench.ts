@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { projectFile } from '../src/project-files.js';
 import { startBrisk } from './lib/child-server.js';
 import { runLoad, type LoadResult } from './lib/load.js';
-import { machineInfo } from './lib/machine.js';
+import { machineInfo, machineLine } from './lib/machine.js';
 import { fmt, medianRun } from './lib/report.js';
 import { requestBody, SCENARIOS } from './scenarios.js';
 
@@ -89,7 +89,7 @@ const report = [
   '',
   `Command: \`npm run bench:observability -- ${process.argv.slice(2).join(' ')}\``,
   '',
-  `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node.js ${machine.node}; revision ${machine.gitRevision}; ${machine.date}.`,
+  machineLine(machine),
   `Load: autocannon, ${args.connections} connections, JSON; a fresh server per mode and repeat, modes alternating, median of ${args.repeat}. ` +
     `CPU per request is the server process's user + system time (all threads, from /proc) over ${args.duration} s at a fixed ${fmt(FIXED_RATE)} req/s; ` +
     `saturated throughput is over ${args.duration} s after 1 s warm-up with every connection sending as fast as it is answered.`,

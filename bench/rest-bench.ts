@@ -15,7 +15,7 @@ import { projectFile } from '../src/project-files.js';
 import { measureCeiling, type CeilingResult } from './ceiling.js';
 import { startBrisk, startChild, type ChildServer } from './lib/child-server.js';
 import { runLoad, type LoadResult } from './lib/load.js';
-import { machineInfo } from './lib/machine.js';
+import { machineInfo, machineLine } from './lib/machine.js';
 import { fmt, medianRun } from './lib/report.js';
 import { requestBody, SCENARIOS, type Scenario } from './scenarios.js';
 
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     '',
     `Command: \`${command}\``,
     '',
-    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node.js ${machine.node}; revision ${machine.gitRevision}; ${machine.date}.`,
+    machineLine(machine),
     `Load generator: autocannon in one process on the same cores as the server; ${durationSeconds} s per run after 1 s warm-up, median of ${repeat} runs. Each request is one row.`,
     '',
     'In-process ceiling (no HTTP, no queue):',

@@ -15,7 +15,7 @@ import { BUNDLED_MODELS } from '../src/modelgen/catalog.js';
 import { projectFile } from '../src/project-files.js';
 import { startBrisk } from './lib/child-server.js';
 import { runLoad, type LoadResult } from './lib/load.js';
-import { machineInfo } from './lib/machine.js';
+import { machineInfo, machineLine } from './lib/machine.js';
 import { fmt, medianRun } from './lib/report.js';
 import { requestBody, SCENARIOS } from './scenarios.js';
 
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
       '',
       `Command: \`${command}\``,
       '',
-      `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node.js ${machine.node}; revision ${machine.gitRevision}; ${machine.date}.`,
+      machineLine(machine),
       `Load: autocannon, ${args.connections} connections, ${args.duration} s per run after 1 s warm-up, runs alternating without and with the shadow, median of ${args.repeat}. ` +
         `"Saturated": every connection sends as fast as it is answered; "half": a fixed ${fmt(rate)} req/s, half the saturated throughput. ` +
         'The shadow is a 100% copy of the traffic on an identical model, shed while the I/O thread is over 80% busy (--shadow-max-load 0.8).',

@@ -31,3 +31,8 @@ export function machineInfo(): MachineInfo {
     date: new Date().toISOString(),
   };
 }
+
+/** The machine sentence every report carries. */
+export function machineLine(machine: MachineInfo): string {
+  return `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node.js ${machine.node}; revision ${machine.gitRevision}; ${machine.date}.`;
+}

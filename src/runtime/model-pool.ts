@@ -32,7 +32,7 @@ export class ModelPool {
   /** Worker threads that died (exited or threw outside a task). */
   workerExits = 0;
   /** Set once no worker thread is left to run tasks. */
-  lost: PoolLostError | undefined;
+  private lost: PoolLostError | undefined;
   private closing = false;
   /**
    * Callers waiting on a task, failed at once if the pool is lost (a task waiting in piscina

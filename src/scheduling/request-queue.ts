@@ -94,7 +94,7 @@ export class RequestQueue<T extends QueuedItem> {
 
   /** False when the queue is full: the caller refuses the request. */
   tryPush(item: T): boolean {
-    if (this.count >= this.maxSize) return false;
+    if (this.full) return false;
     const key = `${item.priority}|${item.signature}`;
     let group = this.groups.get(key);
     if (!group) {
