@@ -167,6 +167,49 @@ export class ServerMetrics {
       labelNames: ['model', 'version'],
       registers,
     });
+    type VersionSource = ReturnType<MetricSources['versions']>[number];
+    type ShadowSource = ReturnType<MetricSources['shadows']>[number];
+    interface Series<S> {
+      labelNames: string[];
+      list: () => readonly S[];
+      labels: (s: S) => Record<string, string>;
+    }
+    const perVersion: Series<VersionSource> = {
+      labelNames: ['model', 'version'],
+      list: () => sources.versions(),
+      labels: (v) => ({ model: v.model, version: v.version }),
+    };
+    const perShadow: Series<ShadowSource> = {
+      labelNames: ['route', 'shadow'],
+      list: () => sources.shadows(),
+      labels: (s) => ({ route: s.route, shadow: s.shadow }),
+    };
+    // Figures the serving core holds, read at scrape time; a null or undefined one is left out.
+    const mirroredGauge = <S>(metric: string, help: string, series: Series<S>, read: (s: S) => number | null | undefined) =>
+      new Gauge({
+        name: name(metric),
+        help,
+        labelNames: series.labelNames,
+        registers,
+        collect() {
+          for (const s of series.list()) {
+            const value = read(s);
+            if (value !== null && value !== undefined) this.set(series.labels(s), value);
+          }
+        },
+      });
+    // Counts the serving core keeps, mirrored as counters when scraped.
+    const mirroredCounter = <S>(metric: string, help: string, series: Series<S>, read: (s: S) => number) =>
+      new Counter({
+        name: name(metric),
+        help,
+        labelNames: series.labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const s of series.list()) this.inc(series.labels(s), read(s));
+        },
+      });
     new Gauge({
       name: name('requests_in_flight'),
       help: 'Inference requests accepted and not yet answered.',
@@ -175,24 +218,8 @@ export class ServerMetrics {
         this.set(sources.inFlight());
       },
     });
-    new Gauge({
-      name: name('queue_depth'),
-      help: 'Requests waiting in a model version queue.',
-      labelNames: ['model', 'version'],
-      registers,
-      collect() {
-        for (const v of sources.versions()) this.set({ model: v.model, version: v.version }, v.queued);
-      },
-    });
-    new Gauge({
-      name: name('queue_capacity'),
-      help: 'Requests a model version queue holds before it refuses more (max_queue_size).',
-      labelNames: ['model', 'version'],
-      registers,
-      collect() {
-        for (const v of sources.versions()) this.set({ model: v.model, version: v.version }, v.queueCapacity);
-      },
-    });
+    mirroredGauge('queue_depth', 'Requests waiting in a model version queue.', perVersion, (v) => v.queued);
+    mirroredGauge('queue_capacity', 'Requests a model version queue holds before it refuses more (max_queue_size).', perVersion, (v) => v.queueCapacity);
     const busy = new Map<string, { seconds: number; at: number }>();
     new Gauge({
       name: name('worker_busy_ratio'),
@@ -210,51 +237,8 @@ export class ServerMetrics {
         }
       },
     });
-    new Counter({
-      name: name('worker_exits_total'),
-      help: 'Worker threads of a model version that died (their batch failed) and were replaced.',
-      labelNames: ['model', 'version'],
-      registers,
-      collect() {
-        this.reset();
-        for (const v of sources.versions()) this.inc({ model: v.model, version: v.version }, v.workerExits);
-      },
-    });
-    new Gauge({
-      name: name('model_load_seconds'),
-      help: 'Time a model version took to load.',
-      labelNames: ['model', 'version'],
-      registers,
-      collect() {
-        for (const v of sources.versions()) if (v.loadSeconds !== undefined) this.set({ model: v.model, version: v.version }, v.loadSeconds);
-      },
-    });
-    type ShadowSource = ReturnType<MetricSources['shadows']>[number];
-    const shadowGauge = (metric: string, help: string, read: (s: ShadowSource) => number | null) =>
-      new Gauge({
-        name: name(metric),
-        help,
-        labelNames: ['route', 'shadow'],
-        registers,
-        collect() {
-          for (const s of sources.shadows()) {
-            const value = read(s);
-            if (value !== null) this.set({ route: s.route, shadow: s.shadow }, value);
-          }
-        },
-      });
-    // The routing core keeps these counts; they are mirrored as counters when scraped.
-    const shadowCounter = (metric: string, help: string, read: (s: ShadowSource) => number) =>
-      new Counter({
-        name: name(metric),
-        help,
-        labelNames: ['route', 'shadow'],
-        registers,
-        collect() {
-          this.reset();
-          for (const s of sources.shadows()) this.inc({ route: s.route, shadow: s.shadow }, read(s));
-        },
-      });
+    mirroredCounter('worker_exits_total', 'Worker threads of a model version that died (their batch failed) and were replaced.', perVersion, (v) => v.workerExits);
+    mirroredGauge('model_load_seconds', 'Time a model version took to load.', perVersion, (v) => v.loadSeconds);
     const recentOf = (model: string, version: string): Percentiles => this.recent(model, version);
     new Gauge({
       name: name('request_duration_recent_seconds'),
@@ -287,12 +271,12 @@ export class ServerMetrics {
         },
       });
     }
-    shadowCounter('shadow_compared_total', 'Shadow copies run and compared with the primary.', (s) => s.compared);
-    shadowCounter('shadow_errors_total', 'Shadow copies that failed or could not be compared.', (s) => s.errors);
-    shadowCounter('shadow_dropped_total', 'Shadow copies shed under load.', (s) => s.dropped);
-    shadowGauge('shadow_max_abs_difference', 'Largest absolute difference between shadow and primary outputs.', (s) => s.maxAbsDiff);
-    shadowGauge('shadow_mean_abs_difference', 'Mean absolute difference between shadow and primary outputs.', (s) => s.meanAbsDiff);
-    shadowGauge('shadow_argmax_agreement_ratio', 'Share of rows whose class-score argmax agrees.', (s) => s.argmaxAgreement);
+    mirroredCounter('shadow_compared_total', 'Shadow copies run and compared with the primary.', perShadow, (s) => s.compared);
+    mirroredCounter('shadow_errors_total', 'Shadow copies that failed or could not be compared.', perShadow, (s) => s.errors);
+    mirroredCounter('shadow_dropped_total', 'Shadow copies shed under load.', perShadow, (s) => s.dropped);
+    mirroredGauge('shadow_max_abs_difference', 'Largest absolute difference between shadow and primary outputs.', perShadow, (s) => s.maxAbsDiff);
+    mirroredGauge('shadow_mean_abs_difference', 'Mean absolute difference between shadow and primary outputs.', perShadow, (s) => s.meanAbsDiff);
+    mirroredGauge('shadow_argmax_agreement_ratio', 'Share of rows whose class-score argmax agrees.', perShadow, (s) => s.argmaxAgreement);
   }
 
   requestDone(model: string, version: string, protocol: string, role: Role, outcome: string, seconds: number): void {
