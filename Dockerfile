@@ -23,6 +23,8 @@ COPY --from=build /app/models ./models
 COPY protos ./protos
 USER node
 EXPOSE 8000 8001 8002
-# SIGTERM drains in-flight requests (see --drain-timeout) before exiting.
+# SIGTERM: readiness fails at once, serving goes on for --drain-delay (5 s), then the
+# listeners close and in-flight requests finish within --drain-timeout (30 s). Give the
+# container that long to stop: `docker stop -t 40`, or terminationGracePeriodSeconds: 40.
 ENTRYPOINT ["node", "dist/src/cli.js"]
 CMD ["serve"]

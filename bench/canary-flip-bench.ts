@@ -9,8 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { projectFile } from '../src/project-files.js';
 import { startBrisk } from './lib/child-server.js';
-import { machineInfo, machineLine } from './lib/machine.js';
-import { fmt } from './lib/report.js';
+import { machineInfo } from './lib/machine.js';
+import { fmt, reportHeading } from './lib/report.js';
 import { runRestLoad } from './tool/rest-load.js';
 import { summarize } from './tool/summary.js';
 
@@ -68,11 +68,7 @@ try {
   const failed = point.sent - (point.outcomes['200'] ?? 0);
   const machine = machineInfo();
   const report = [
-    '# Canary flips under load',
-    '',
-    `Command: \`npm run bench:canary -- ${process.argv.slice(2).join(' ')}\``,
-    '',
-    machineLine(machine),
+    ...reportHeading('Canary flips under load', `npm run bench:canary -- ${process.argv.slice(2).join(' ')}`, machine),
     '',
     `Route \`scorer\` under ${args.concurrency} closed-loop connections for ${args.duration} s; admin changes, one a second: ${changes.join(', ')}.`,
     '',

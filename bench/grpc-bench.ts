@@ -17,8 +17,8 @@ import { measureCeiling } from './ceiling.js';
 import { startBrisk, startChild, type ChildServer } from './lib/child-server.js';
 import { h2loadAvailable, runGrpcLoad } from './lib/h2load.js';
 import type { LoadResult } from './lib/load.js';
-import { machineInfo, machineLine } from './lib/machine.js';
-import { fmt, medianRun } from './lib/report.js';
+import { machineInfo } from './lib/machine.js';
+import { fmt, medianRun, reportHeading } from './lib/report.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 
 const { values: args } = parseArgs({
@@ -133,11 +133,7 @@ async function main(): Promise<void> {
     .filter((r) => r.inferencesCounted !== undefined)
     .map((r) => `- ${r.target}: the server counted ${fmt(r.inferencesCounted!)} successful inferences for ${fmt(r.runs.reduce((a, b) => a + b.requests, 0))} calls logged by h2load (warm-up calls are counted by the server only).`);
   const report = [
-    '# gRPC baseline: brisk vs a bare grpc-js server vs in-process ONNX Runtime',
-    '',
-    `Command: \`${command}\``,
-    '',
-    machineLine(machine),
+    ...reportHeading('gRPC baseline: brisk vs a bare grpc-js server vs in-process ONNX Runtime', command, machine),
     `Load generator: h2load, ${connections} connections × ${streams} streams, unary ModelInfer with one row in raw_input_contents; ${durationSeconds} s per run after 1 s warm-up, median of ${repeat} runs; on the same cores as the server.`,
     '',
     `In-process ceiling for heavy_mlp: ${fmt(ceiling.rowsPerSecond)} rows/s (batch ${ceiling.batchSize}, ${ceiling.threads} thread(s) × ${ceiling.intraOpThreads} intra-op).`,

@@ -12,8 +12,8 @@ import { parseArgs } from 'node:util';
 import { projectFile } from '../src/project-files.js';
 import { startBrisk } from './lib/child-server.js';
 import { runLoad, type LoadResult } from './lib/load.js';
-import { machineInfo, machineLine } from './lib/machine.js';
-import { fmt, medianRun } from './lib/report.js';
+import { machineInfo } from './lib/machine.js';
+import { fmt, medianRun, reportHeading } from './lib/report.js';
 import { requestBody, SCENARIOS } from './scenarios.js';
 
 const { values: args } = parseArgs({
@@ -85,11 +85,7 @@ const row = (label: string, mode: keyof typeof MODES) => {
   return `| ${label} | ${fmt(cpu(mode), 1)} | ${fmt(cpu(mode) / cpu('off'), 3)} | ${fmt(m.requestsPerSecond)} | ${fmt(Math.min(...all.map((x) => x.requestsPerSecond)))}–${fmt(Math.max(...all.map((x) => x.requestsPerSecond)))} | ${fmt(m.latencyMs.p99, 2)} |`;
 };
 const report = [
-  '# The cost of observability on the tiny model',
-  '',
-  `Command: \`npm run bench:observability -- ${process.argv.slice(2).join(' ')}\``,
-  '',
-  machineLine(machine),
+  ...reportHeading('The cost of observability on the tiny model', `npm run bench:observability -- ${process.argv.slice(2).join(' ')}`, machine),
   `Load: autocannon, ${args.connections} connections, JSON; a fresh server per mode and repeat, modes alternating, median of ${args.repeat}. ` +
     `CPU per request is the server process's user + system time (all threads, from /proc) over ${args.duration} s at a fixed ${fmt(FIXED_RATE)} req/s; ` +
     `saturated throughput is over ${args.duration} s after 1 s warm-up with every connection sending as fast as it is answered.`,

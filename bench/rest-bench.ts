@@ -15,8 +15,8 @@ import { projectFile } from '../src/project-files.js';
 import { measureCeiling, type CeilingResult } from './ceiling.js';
 import { startBrisk, startChild, type ChildServer } from './lib/child-server.js';
 import { runLoad, type LoadResult } from './lib/load.js';
-import { machineInfo, machineLine } from './lib/machine.js';
-import { fmt, medianRun } from './lib/report.js';
+import { machineInfo } from './lib/machine.js';
+import { fmt, medianRun, reportHeading } from './lib/report.js';
 import { requestBody, SCENARIOS, type Scenario } from './scenarios.js';
 
 const { values: args } = parseArgs({
@@ -124,11 +124,7 @@ async function main(): Promise<void> {
     ([model, c]) => `- ${model}: ${fmt(c.rowsPerSecond)} rows/s (session.run at batch ${c.batchSize}, ${c.threads} thread(s) × ${c.intraOpThreads} intra-op)`,
   );
   const report = [
-    `# REST baseline: brisk vs naive server vs in-process ONNX Runtime`,
-    '',
-    `Command: \`${command}\``,
-    '',
-    machineLine(machine),
+    ...reportHeading('REST baseline: brisk vs naive server vs in-process ONNX Runtime', command, machine),
     `Load generator: autocannon in one process on the same cores as the server; ${durationSeconds} s per run after 1 s warm-up, median of ${repeat} runs. Each request is one row.`,
     '',
     'In-process ceiling (no HTTP, no queue):',

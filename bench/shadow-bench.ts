@@ -15,8 +15,8 @@ import { BUNDLED_MODELS } from '../src/modelgen/catalog.js';
 import { projectFile } from '../src/project-files.js';
 import { startBrisk } from './lib/child-server.js';
 import { runLoad, type LoadResult } from './lib/load.js';
-import { machineInfo, machineLine } from './lib/machine.js';
-import { fmt, medianRun } from './lib/report.js';
+import { machineInfo } from './lib/machine.js';
+import { fmt, medianRun, reportHeading } from './lib/report.js';
 import { requestBody, SCENARIOS } from './scenarios.js';
 
 const { values: args } = parseArgs({
@@ -112,11 +112,7 @@ async function main(): Promise<void> {
     };
     const stats = (await shadowStats()) ?? {};
     const report = [
-      '# Shadow traffic on the tiny model',
-      '',
-      `Command: \`${command}\``,
-      '',
-      machineLine(machine),
+      ...reportHeading('Shadow traffic on the tiny model', command, machine),
       `Load: autocannon, ${args.connections} connections, ${args.duration} s per run after 1 s warm-up, runs alternating without and with the shadow, median of ${args.repeat}. ` +
         `"Saturated": every connection sends as fast as it is answered; "half": a fixed ${fmt(rate)} req/s, half the saturated throughput. ` +
         'The shadow is a 100% copy of the traffic on an identical model, shed while the I/O thread is over 80% busy (--shadow-max-load 0.8).',

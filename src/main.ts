@@ -14,6 +14,7 @@ import { ByteBudget } from './inference/byte-budget.js';
 import { InferenceService } from './inference/service.js';
 import { metricSources } from './metric-sources.js';
 import { ModelRegistry } from './models/registry.js';
+import { RepositoryPoller } from './models/repository-poller.js';
 import type { Logger } from './observability/logger.js';
 import { ServerMetrics } from './observability/metrics.js';
 import { startTracing, stopTracing, tracingEnabled, tracingRequested } from './observability/tracing.js';
@@ -30,14 +31,22 @@ export const SERVER_VERSION: string = (
   JSON.parse(readFileSync(projectFile('package.json'), 'utf8')) as { version: string }
 ).version;
 
+/** Time for the answers to requests abandoned at the drain timeout to leave before gRPC is closed by force. */
+const ABANDONED_ANSWERS_MS = 200;
+
 export interface RunningServer {
   httpPort: number;
   grpcPort: number;
   /** Absent when no admin token is configured. */
   adminPort?: number;
   service: InferenceService;
-  /** Readiness off, in-flight requests answered, listeners closed, workers stopped. True if all finished in time. */
-  shutdown(drainTimeoutSeconds: number): Promise<boolean>;
+  /**
+   * Readiness off at once; serving goes on for the delay; then the listeners close, every
+   * request that arrived is answered (HTTP keep-alive connections are closed after their
+   * next answer) and the workers stop. True if everything was answered within the timeout,
+   * which counts from the listeners' close.
+   */
+  shutdown(drainTimeoutSeconds: number, drainDelaySeconds?: number): Promise<boolean>;
 }
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
@@ -61,7 +70,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         startedAtMs: performance.now(),
       })
     : undefined;
-  const registry: ModelRegistry = new ModelRegistry(config.modelRepository, log, metrics);
+  const registry: ModelRegistry = new ModelRegistry(config.modelRepository, log, metrics, {
+    drainTimeoutMs: config.drainTimeoutSeconds * 1000,
+    // A version a route targets or shadows is not unloaded (409) until the route stops using it.
+    usedBy: (model, version) => routes.usedBy(model, version),
+  });
   const service: InferenceService = new InferenceService(
     registry,
     { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data', 'statistics', 'model_repository'] },
@@ -91,6 +104,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       ...(metrics ? { renderMetrics: () => metrics.render() } : {}),
       budget,
       bodyTimeoutMs: config.bodyTimeoutMs,
+      adminTokens,
     },
     log,
   );
@@ -102,14 +116,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       maxMessageBytes: config.grpcMaxMessageBytes,
       maxConcurrentStreams: config.grpcMaxConcurrentStreams,
       budget,
+      adminTokens,
     },
     log,
   );
   await registry.loadAll();
+  const poller =
+    config.repositoryPollSecs > 0 ? new RepositoryPoller(config.modelRepository, registry, config.repositoryPollSecs * 1000, log) : undefined;
+  poller?.start();
   routes.load(loadConfiguredRoutes(config.modelRepository, (model, version) => registry.servable(model, version), log));
   const admin = adminTokens.length
     ? await startAdminServer(
-        { store: routes, shadowStats, servable: (model, version) => registry.servable(model, version) },
+        { store: routes, shadowStats, servable: (model, version) => registry.servable(model, version), service },
         { host: config.adminHost, port: config.adminPort, tokens: adminTokens },
         log,
       )
@@ -119,18 +137,29 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const readiness = service.readiness();
   log.info({ ...ports, ready: readiness.ready, notReady: readiness.notReady }, 'serving');
 
-  const shutdown = async (drainTimeoutSeconds: number): Promise<boolean> => {
+  const shutdown = async (drainTimeoutSeconds: number, drainDelaySeconds = 0): Promise<boolean> => {
+    // Readiness fails at once while serving goes on: load balancers stop sending before the listeners close.
     service.draining = true;
+    // No loads or unloads start once shutdown has begun.
+    poller?.stop();
+    if (drainDelaySeconds > 0) await new Promise((r) => setTimeout(r, drainDelaySeconds * 1000));
     const deadline = performance.now() + drainTimeoutSeconds * 1000;
+    admin?.close();
+    // GOAWAY now, so that clients stop sending; the forced close comes only after the answers to
+    // requests abandoned at the deadline have gone out.
+    const grpcClosed = grpc.close(Math.max(0, deadline - performance.now()) + ABANDONED_ANSWERS_MS);
+    const httpClosed = http.close(deadline);
+    log.info('listeners closed; each HTTP keep-alive connection closes after its next answer');
+    const httpAnswered = await httpClosed;
     while (service.inFlight > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const drained = service.inFlight === 0;
-    if (!drained) {
+    const drained = httpAnswered && service.inFlight === 0;
+    if (service.inFlight > 0) {
       const queued = registry.abandonQueued(new ServingError('SHUTTING_DOWN', 'the server is shutting down'));
       log.error({ abandoned: service.inFlight, queued, running: registry.runningBatches() }, 'drain timeout: abandoning in-flight requests');
+    } else if (!httpAnswered) {
+      log.error('drain timeout: cutting off HTTP bodies still arriving or answers still being sent');
     }
-    http.close();
-    admin?.close();
-    await grpc.close(Math.max(0, deadline - performance.now()));
+    await grpcClosed;
     // A worker stopped inside ONNX Runtime's native run takes the process down with it
     // (the binding throws during thread teardown): running batches end first.
     const hardDeadline = performance.now() + 60_000;

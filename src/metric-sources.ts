@@ -27,12 +27,12 @@ export function metricSources(
                   version: v.version,
                   queued: v.scheduler.queued,
                   queueCapacity: v.spec.maxQueueSize,
-                  busySeconds: v.pool.busySeconds,
+                  busySeconds: v.pool.counters.busySeconds,
                   // A batch keeps its intra-op threads busy; 0 means ONNX Runtime took every core.
-                  busyCoreSeconds: v.pool.busySeconds * (v.spec.intraOpThreads || cores),
+                  busyCoreSeconds: v.pool.counters.busySeconds * (v.spec.intraOpThreads || cores),
                   inferences: v.scheduler.stats.inferenceCount,
                   instances: v.pool.instances,
-                  workerExits: v.pool.workerExits,
+                  workerExits: v.pool.counters.workerExits,
                   ...(v.loadSeconds !== undefined ? { loadSeconds: v.loadSeconds } : {}),
                 },
               ]

@@ -60,7 +60,9 @@ export function startBrisk(extraArgs: readonly string[] = [], env: NodeJS.Proces
     process.execPath,
     [
       projectFile('dist', 'src', 'cli.js'), 'serve', '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--admin-port', '0',
-      '--state-dir', mkdtempSync(path.join(tmpdir(), 'brisk-bench-state-')), ...extraArgs,
+      '--state-dir', mkdtempSync(path.join(tmpdir(), 'brisk-bench-state-')),
+      // A bench's server has no load balancer to warn: it stops at once (a later flag wins).
+      '--drain-delay', '0', ...extraArgs,
     ],
     (line) => line['msg'] === 'serving',
     env,

@@ -2,11 +2,9 @@
  * `brisk routes list|show|set|promote|rollback|audit`: the admin API for people.
  *   brisk routes set scorer 1=90 2=10 --shadow 3=100
  * A target is `version=weight` (the model is the route's name) or `model/version=weight`.
- * The address comes from --admin-url or BRISK_ADMIN_URL (default http://127.0.0.1:8002),
- * the token from ADMIN_TOKEN or the first token in --token-file.
+ * Address and token as for every admin command (cli-client.ts).
  */
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { adminCommandArgs, CliError } from './cli-client.js';
 
 interface RouteJson {
   name: string;
@@ -16,8 +14,6 @@ interface RouteJson {
   shadows: { model: string; version: string; percent: number }[];
   shadow_stats: { shadow: string; compared: number; errors: number; dropped: number; max_abs_diff: number; mean_abs_diff: number; argmax_agreement: number | null }[];
 }
-
-export class CliError extends Error {}
 
 function parseTarget(arg: string, route: string): { model: string; version: string; value: number } {
   const match = /^(?:([A-Za-z0-9_][A-Za-z0-9_.-]*)\/)?(\d+)=(\d+(?:\.\d+)?)$/.exec(arg);
@@ -39,49 +35,15 @@ function describe(route: RouteJson): string {
   return lines.join('\n');
 }
 
-function token(tokenFile: string | undefined): string {
-  if (process.env['ADMIN_TOKEN']) return process.env['ADMIN_TOKEN'];
-  if (tokenFile) {
-    const line = readFileSync(tokenFile, 'utf8').split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('#'));
-    if (line) return line.split(/\s+/).at(-1)!;
-  }
-  throw new CliError('no admin token: set ADMIN_TOKEN or pass --token-file');
-}
-
 export async function routesCommand(argv: string[]): Promise<string> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      'admin-url': { type: 'string' },
-      'token-file': { type: 'string' },
-      shadow: { type: 'string', multiple: true },
-      'if-match': { type: 'string' },
-    },
+  const { values, positionals, call: admin } = adminCommandArgs(argv, {
+    shadow: { type: 'string', multiple: true },
+    'if-match': { type: 'string' },
   });
   const [command, route, ...targets] = positionals;
-  const base = (values['admin-url'] ?? process.env['BRISK_ADMIN_URL'] ?? 'http://127.0.0.1:8002').replace(/\/$/, '');
-  const headers: Record<string, string> = { authorization: `Bearer ${token(values['token-file'])}` };
-  if (values['if-match']) headers['if-match'] = values['if-match'];
-
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    if (!response.ok) {
-      let message = text;
-      try {
-        message = (JSON.parse(text) as { error: string }).error;
-      } catch {
-        // Not our JSON: show what came back.
-      }
-      throw new CliError(`${response.status}: ${message}`);
-    }
-    return JSON.parse(text) as T;
-  };
+  const ifMatch = values['if-match'];
+  const call = <T>(method: string, path: string, body?: unknown): Promise<T> =>
+    admin<T>(method, path, body, typeof ifMatch === 'string' && ifMatch ? { 'if-match': ifMatch } : {});
   const needRoute = (): string => {
     if (!route) throw new CliError(`routes ${command} needs a route name`);
     return route;

@@ -6,17 +6,22 @@
  *   PUT  /admin/routes/{route}                      full replacement, validated
  *   POST /admin/routes/{route}/promote | /rollback
  *   GET  /admin/audit                               every change
+ *   POST /v2/repository/index                       every model version with its state and reason
+ *   POST /v2/repository/models/{model}/load|unload  Triton's repository extension (see http/repository-routes.ts)
  * A stale If-Match gets 409; invalid input 400 and nothing changes.
  */
 import { ServingError, invalidArgument } from '../errors.js';
 import { readBody } from '../http/body.js';
+import { addRepositoryRoutes } from '../http/repository-routes.js';
 import { send, sendError, sendJson, type Header, type ResponseState } from '../http/respond.js';
 import { uws, type HttpRequest, type HttpResponse } from '../http/uws.js';
+import type { InferenceService } from '../inference/service.js';
 import { isModelName } from '../models/names.js';
 import type { Logger } from '../observability/logger.js';
 import type { RouteStore, RouteState } from '../routing/route-store.js';
 import { parseRouteSpec, targetId, type RouteSpec } from '../routing/route.js';
 import type { ShadowStatsTable } from '../routing/shadow-stats.js';
+import { RepositoryControl } from './repository-control.js';
 import { authenticate, type AdminToken } from './tokens.js';
 
 export interface AdminServerOptions {
@@ -30,6 +35,8 @@ export interface AdminDependencies {
   shadowStats: ShadowStatsTable;
   /** Why a model version cannot be a route target, or undefined when it can. */
   servable(model: string, version: string): string | undefined;
+  /** For the repository index, loads and unloads. */
+  service: InferenceService;
 }
 
 const MAX_ADMIN_BODY = 1024 * 1024;
@@ -62,19 +69,23 @@ export function startAdminServer(deps: AdminDependencies, options: AdminServerOp
     sendJson(res, state, OK, routeJson(route, shadowStats), [etag]);
   };
 
+  /** The browser check, then the caller's token name; throws before any body is read. */
+  const identify = (req: HttpRequest): string => {
+    if (req.getHeader('origin')) throw new ServingError('FORBIDDEN', 'the admin API does not answer browsers (requests with an Origin header)');
+    const token = authenticate(req.getHeader('authorization'), options.tokens);
+    if (!token) throw new ServingError('UNAUTHENTICATED', 'missing or wrong bearer token');
+    return token;
+  };
+
   /** Authentication and the browser check, then the handler; request data is copied before any await. */
   const guarded =
     (handler: (res: HttpResponse, state: ResponseState, token: string, req: { route: string; ifMatch: string; contentLength: string }) => void) =>
     (res: HttpResponse, req: HttpRequest): void => {
       const state: ResponseState = { finished: false };
       res.onAborted(() => (state.finished = true));
-      const origin = req.getHeader('origin');
-      const token = authenticate(req.getHeader('authorization'), options.tokens);
       const copied = { route: req.getParameter(0) ?? '', ifMatch: req.getHeader('if-match'), contentLength: req.getHeader('content-length') };
       try {
-        if (origin) throw new ServingError('FORBIDDEN', 'the admin API does not answer browsers (requests with an Origin header)');
-        if (!token) throw new ServingError('UNAUTHENTICATED', 'missing or wrong bearer token');
-        handler(res, state, token, copied);
+        handler(res, state, identify(req), copied);
       } catch (error) {
         // Refused before the body was read: answer and close the connection.
         sendError(res, state, error, true);
@@ -141,6 +152,20 @@ export function startAdminServer(deps: AdminDependencies, options: AdminServerOp
   }
 
   app.get('/admin/audit', guarded((res, state) => sendJson(res, state, OK, { entries: store.audit() })));
+
+  app.post(
+    '/v2/repository/index',
+    guarded((res, state) => {
+      res.onData(() => undefined);
+      sendJson(res, state, OK, deps.service.repositoryIndex());
+    }),
+  );
+  addRepositoryRoutes(app, new RepositoryControl(deps.service, options.tokens, log), {
+    via: 'admin',
+    begin: () => ({ finished: false }),
+    identify,
+    maxBodyBytes: MAX_ADMIN_BODY,
+  });
 
   app.any(
     '/*',

@@ -41,6 +41,12 @@ export const OPTIONS = {
     help: 'folder for state that survives restarts (routes)',
     schema: z.string().min(1).default('./state'),
   },
+  repositoryPollSecs: {
+    flag: 'repository-poll-secs',
+    env: 'BRISK_REPOSITORY_POLL_SECS',
+    help: 'rescan the model repository every N seconds and load, reload or unload what changed (0: off)',
+    schema: z.coerce.number().min(0).max(86_400).default(0),
+  },
   shadowMaxInFlight: {
     flag: 'shadow-max-in-flight',
     env: 'BRISK_SHADOW_MAX_IN_FLIGHT',
@@ -105,10 +111,17 @@ export const OPTIONS = {
     help: 'request bytes held at once across all connections; more is refused as overload',
     schema: z.coerce.number().int().min(1024).max(2 ** 40).default(1024 * 1024 * 1024),
   },
+  drainDelaySeconds: {
+    flag: 'drain-delay',
+    env: 'BRISK_DRAIN_DELAY',
+    help: 'seconds to go on serving after SIGTERM or SIGINT, with readiness failing, before the listeners close (default 5; 0 on SIGINT from a terminal)',
+    // No default here: it depends on the signal, and is decided when one comes (cli.ts).
+    schema: z.coerce.number().min(0).max(3600).optional(),
+  },
   drainTimeoutSeconds: {
     flag: 'drain-timeout',
     env: 'BRISK_DRAIN_TIMEOUT',
-    help: 'seconds to finish queued and running requests on SIGTERM',
+    help: 'seconds to finish queued and running requests once the listeners have closed',
     schema: z.coerce.number().min(0).max(3600).default(30),
   },
   logLevel: { flag: 'log-level', env: 'BRISK_LOG_LEVEL', help: LOG_LEVELS.join('|'), schema: z.enum(LOG_LEVELS).default('info') },

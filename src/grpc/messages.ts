@@ -66,3 +66,28 @@ export const CONTENT_FIELD: Readonly<Record<string, keyof GrpcTensorContents | u
   FP64: 'fp64_contents',
   BYTES: 'bytes_contents',
 };
+
+/** Triton's model repository extension: one parameter of a load or unload. */
+export interface GrpcRepositoryParameter {
+  parameter_choice?: 'bool_param' | 'int64_param' | 'string_param' | 'bytes_param';
+  bool_param?: boolean;
+  int64_param?: string;
+  string_param?: string;
+  bytes_param?: Buffer;
+}
+
+export interface GrpcRepositoryIndexRequest {
+  repository_name: string;
+  ready: boolean;
+}
+
+export interface GrpcRepositoryModelRequest {
+  repository_name: string;
+  model_name: string;
+  parameters: Record<string, GrpcRepositoryParameter>;
+}
+
+export interface GrpcModelStatisticsRequest {
+  name: string;
+  version: string;
+}

@@ -18,6 +18,8 @@ import {
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
+import { RepositoryControl } from '../admin/repository-control.js';
+import type { AdminToken } from '../admin/tokens.js';
 import { invalidArgument, ServingError, toServingError } from '../errors.js';
 import type { ByteBudget } from '../inference/byte-budget.js';
 import type { InferenceService } from '../inference/service.js';
@@ -28,6 +30,7 @@ import { decodeGrpcInferRequest } from './infer-request.js';
 import { encodeGrpcInferResponse } from './infer-response.js';
 import type { GrpcModelInferRequest, GrpcModelInferResponse } from './messages.js';
 import { loadServiceDefinitions } from './protos.js';
+import { repositoryMethods } from './repository.js';
 import { GRPC_STATUS } from './status.js';
 
 export interface GrpcServerOptions {
@@ -37,6 +40,8 @@ export interface GrpcServerOptions {
   maxConcurrentStreams: number;
   /** Bytes of requests held at once, shared with the other protocols. */
   budget: ByteBudget;
+  /** Tokens for RepositoryModelLoad and RepositoryModelUnload; with none, they are refused (PERMISSION_DENIED). */
+  adminTokens: readonly AdminToken[];
 }
 
 export interface RunningGrpcServer {
@@ -118,19 +123,26 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     if (message[MALFORMED]) throw invalidArgument(message[MALFORMED]);
     const routingKey = firstValue(call.metadata, 'x-routing-key');
     // Unknown, unready and overloaded models are refused before the tensors are decoded, as over REST.
-    const route = inference.admit(message.model_name, message.model_version || undefined, routingKey, 'grpc');
+    const admission = inference.admit(message.model_name, message.model_version || undefined, routingKey, 'grpc');
     const deadline = deadlineUs(call);
     const traceparent = firstValue(call.metadata, 'traceparent');
-    const request = decodeGrpcInferRequest(message, {
-      messageBytes: options.maxMessageBytes,
-      ...(deadline !== undefined ? { deadlineUs: deadline } : {}),
-      ...(routingKey ? { routingKey } : {}),
-      ...(traceparent ? { traceparent } : {}),
-    });
+    let request;
+    let release;
+    try {
+      request = decodeGrpcInferRequest(message, {
+        messageBytes: options.maxMessageBytes,
+        ...(deadline !== undefined ? { deadlineUs: deadline } : {}),
+        ...(routingKey ? { routingKey } : {}),
+        ...(traceparent ? { traceparent } : {}),
+      });
+      // The decoded tensors are what a queued call holds; they count until it is answered.
+      release = options.budget.reserve(request.inputs.reduce((sum, input) => sum + tensorBytes(input.data), 0));
+    } catch (error) {
+      inference.release(admission);
+      throw error;
+    }
     request.cancellation = cancellation;
-    if (route) request.route = route;
-    // The decoded tensors are what a queued call holds; they count until it is answered.
-    const release = options.budget.reserve(request.inputs.reduce((sum, input) => sum + tensorBytes(input.data), 0));
+    request.admission = admission;
     let response;
     try {
       response = await inference.infer(request);
@@ -170,6 +182,7 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     ModelMetadata: unary((request: { name: string; version: string }) =>
       inference.modelMetadata(request.name, request.version || undefined),
     ),
+    ...repositoryMethods(inference, new RepositoryControl(inference, options.adminTokens, log)),
     ModelInfer: (call: ServerUnaryCall<GrpcModelInferRequest, GrpcModelInferResponse>, callback: sendUnaryData<GrpcModelInferResponse>) => {
       const cancellation = new Cancellation();
       call.on('cancelled', () => cancellation.cancel());
@@ -222,7 +235,7 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     },
   });
 
-  addHealthService(server, grpcObject, inference);
+  const endHealthWatches = addHealthService(server, grpcObject, inference);
   new ReflectionService(definition).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
@@ -236,6 +249,8 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     close: (deadlineMs) =>
       new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), deadlineMs);
+        // Watch streams never end by themselves: they would hold the shutdown until the forced close.
+        endHealthWatches();
         server.tryShutdown(() => {
           clearTimeout(force);
           resolve();
@@ -246,8 +261,12 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
 
 type HealthStatus = 'SERVING' | 'NOT_SERVING';
 
-/** grpc.health.v1.Health: '' and the inference service report the server's readiness. */
-function addHealthService(server: Server, grpcObject: GrpcObject, inference: InferenceService): void {
+/**
+ * grpc.health.v1.Health: '' and the inference service report the server's readiness.
+ * Returns what ends the open Watch streams (with NOT_SERVING), for shutdown.
+ */
+function addHealthService(server: Server, grpcObject: GrpcObject, inference: InferenceService): () => void {
+  const watches = new Set<() => void>();
   const known = new Set(['', INFERENCE_SERVICE]);
   const current = (): HealthStatus => (inference.readiness().ready ? 'SERVING' : 'NOT_SERVING');
   server.addService(service(grpcObject, 'grpc.health.v1.Health').service, {
@@ -272,7 +291,21 @@ function addHealthService(server: Server, grpcObject: GrpcObject, inference: Inf
       report();
       // Readiness changes rarely (load, drain); a second is quick enough for probes.
       const timer = setInterval(report, 1000);
-      call.on('cancelled', () => clearInterval(timer));
+      const end = (): void => {
+        clearInterval(timer);
+        watches.delete(end);
+        if (call.cancelled) return;
+        if (last !== 'NOT_SERVING') call.write({ status: 'NOT_SERVING' });
+        call.end();
+      };
+      watches.add(end);
+      call.on('cancelled', () => {
+        clearInterval(timer);
+        watches.delete(end);
+      });
     },
   });
+  return () => {
+    for (const end of [...watches]) end();
+  };
 }

@@ -12,6 +12,22 @@ import { HTTP_STATUS } from './status.js';
 export interface ResponseState {
   /** True once the client went away or the response was ended: nothing more may be written. */
   finished: boolean;
+  /** The server's view of its responses, for closing connections at shutdown (see connection-drain.ts). */
+  tracker?: ResponseTracker;
+}
+
+export interface ResponseTracker {
+  /** True once the server is closing: every response then closes its connection. */
+  readonly closing: boolean;
+  /** Called once per response, when it ended or its client went. */
+  finished(): void;
+}
+
+/** Nothing more may be written: the response ended or its client went. */
+export function finish(state: ResponseState): void {
+  if (state.finished) return;
+  state.finished = true;
+  state.tracker?.finished();
 }
 
 export type Header = readonly [name: string, value: string];
@@ -31,14 +47,17 @@ export function send(
   closeConnection = false,
 ): void {
   if (state.finished) return;
+  const close = closeConnection || state.tracker?.closing === true;
   res.cork(() => {
     res.writeStatus(status);
     if (body.length > 0 || contentType !== JSON_TYPE) res.writeHeader('Content-Type', contentType);
     for (const [name, value] of headers) res.writeHeader(name, value);
     // uWS takes strings as they are; the length check is in UTF-16 units, close enough for a threshold.
-    if (body.length <= DIRECT_WRITE_LIMIT || closeConnection) {
-      res.end(body, closeConnection);
-      state.finished = true;
+    // Only end() can close the connection (tryEnd ignores closeConnection in this uWS build), so a
+    // closing answer goes whole: uWS buffers what the socket cannot take and closes once it drained.
+    if (body.length <= DIRECT_WRITE_LIMIT || close) {
+      res.end(body, close);
+      finish(state);
       return;
     }
     streamBody(res, state, typeof body === 'string' ? Buffer.from(body) : body);
@@ -50,12 +69,12 @@ function streamBody(res: HttpResponse, state: ResponseState, payload: Uint8Array
   const start = res.getWriteOffset();
   const [, done] = res.tryEnd(payload, total);
   if (done) {
-    state.finished = true;
+    finish(state);
     return;
   }
   res.onWritable((offset) => {
-    const [ok, finished] = res.tryEnd(payload.subarray(offset - start), total);
-    if (finished) state.finished = true;
+    const [ok, done] = res.tryEnd(payload.subarray(offset - start), total);
+    if (done) finish(state);
     return ok;
   });
 }

@@ -2,16 +2,19 @@
  * The Open Inference Protocol over REST on uWebSockets.js. Parses and renders;
  * every decision is the InferenceService's.
  */
+import { RepositoryControl } from '../admin/repository-control.js';
+import type { AdminToken } from '../admin/tokens.js';
 import { ServingError } from '../errors.js';
 import type { ByteBudget } from '../inference/byte-budget.js';
 import type { InferenceService } from '../inference/service.js';
-import { Cancellation } from '../inference/types.js';
+import { Cancellation, type Admission } from '../inference/types.js';
 import type { Logger } from '../observability/logger.js';
-import type { RouteDecision } from '../routing/router.js';
 import { readBody } from './body.js';
+import { ConnectionDrain } from './connection-drain.js';
 import { decodeInferRequest } from './infer-request.js';
 import { encodeInferResponse } from './infer-response.js';
-import { send, sendError, sendJson, type ResponseState } from './respond.js';
+import { addRepositoryRoutes } from './repository-routes.js';
+import { finish, send, sendError, sendJson, type ResponseState } from './respond.js';
 import { statsJson } from './stats-json.js';
 import { uws, type HttpRequest, type HttpResponse, type us_listen_socket } from './uws.js';
 
@@ -25,11 +28,18 @@ export interface HttpServerOptions {
   budget: ByteBudget;
   /** Longest a client may take to send a body. */
   bodyTimeoutMs: number;
+  /** Tokens for repository loads and unloads; with none, they are refused (403). */
+  adminTokens: readonly AdminToken[];
 }
 
 export interface RunningHttpServer {
   port: number;
-  close(): void;
+  /**
+   * Stops accepting connections; from then on every response closes its connection.
+   * Resolves once the connections left open may be dropped, or at the deadline (a
+   * performance.now() time): true if every response had ended by then.
+   */
+  close(deadline: number): Promise<boolean>;
 }
 
 const OK = '200 OK';
@@ -38,14 +48,16 @@ type ModelRoute = (res: HttpResponse, state: ResponseState, model: string, versi
 
 export function startHttpServer(service: InferenceService, options: HttpServerOptions, log: Logger): Promise<RunningHttpServer> {
   const app = uws.App();
+  // Every handler takes its response state from here, so that shutdown sees every response.
+  const drain = new ConnectionDrain();
 
   /** A GET route with the model name (and version) taken from the path; errors become error responses. */
   const modelGet = (suffix: string, handler: ModelRoute): void => {
     const wrap =
       (versioned: boolean) =>
       (res: HttpResponse, req: HttpRequest): void => {
-        const state: ResponseState = { finished: false };
-        res.onAborted(() => (state.finished = true));
+        const state = drain.begin();
+        res.onAborted(() => finish(state));
         try {
           handler(res, state, req.getParameter(0) ?? '', versioned ? req.getParameter(1) ?? '' : undefined);
         } catch (error) {
@@ -57,25 +69,25 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
   };
 
   app.get('/v2/health/live', (res) => {
-    res.cork(() => res.writeStatus(OK).end());
+    send(res, drain.begin(), OK, '');
   });
 
   app.get('/v2/health/ready', (res) => {
-    const state: ResponseState = { finished: false };
+    const state = drain.begin();
     const report = service.readiness();
-    if (report.ready) res.cork(() => res.writeStatus(OK).end());
+    if (report.ready) send(res, state, OK, '');
     else sendJson(res, state, '503 Service Unavailable', { ready: false, draining: report.draining, not_ready: report.notReady });
   });
 
   app.get('/v2', (res) => {
-    sendJson(res, { finished: false }, OK, service.serverMetadata());
+    sendJson(res, drain.begin(), OK, service.serverMetadata());
   });
 
   const { renderMetrics } = options;
   if (renderMetrics) {
     app.get('/metrics', (res) => {
-      const state: ResponseState = { finished: false };
-      res.onAborted(() => (state.finished = true));
+      const state = drain.begin();
+      res.onAborted(() => finish(state));
       renderMetrics().then(
         ({ contentType, body }) => send(res, state, OK, body, contentType),
         (error: unknown) => sendError(res, state, error),
@@ -84,7 +96,7 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
   }
 
   app.get('/v2/models/stats', (res) => {
-    sendJson(res, { finished: false }, OK, statsJson(service.stats()));
+    sendJson(res, drain.begin(), OK, statsJson(service.stats()));
   });
 
   modelGet('', (res, state, model, version) => sendJson(res, state, OK, service.modelMetadata(model, version)));
@@ -96,8 +108,9 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
 
   app.post('/v2/repository/index', (res) => {
     res.onData(() => undefined);
-    sendJson(res, { finished: false }, OK, service.repositoryIndex());
+    sendJson(res, drain.begin(), OK, service.repositoryIndex());
   });
+  addRepositoryRoutes(app, new RepositoryControl(service, options.adminTokens, log), { via: 'rest', begin: () => drain.begin() });
 
   const infer = (versioned: boolean) => (res: HttpResponse, req: HttpRequest): void => {
     // uWS request objects die when this function returns: copy what is needed now.
@@ -107,22 +120,28 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
     const contentLength = req.getHeader('content-length');
     const routingKey = req.getHeader('x-routing-key');
     const traceparent = req.getHeader('traceparent');
-    const state: ResponseState = { finished: false };
+    const state = drain.begin();
     const cancellation = new Cancellation();
     // A body's bytes count against the budget from before it is read until the answer goes out.
     let release = (): void => undefined;
     res.onAborted(() => {
-      state.finished = true;
+      finish(state);
       release();
       cancellation.cancel();
     });
     const declaredLength = /^\d{1,15}$/.test(contentLength) ? Number(contentLength) : undefined;
-    let route: RouteDecision | undefined;
+    let admission: Admission | undefined;
     try {
       // Refused before the body is read or decoded: unknown, unready and overloaded models.
-      route = service.admit(modelName, modelVersion, routingKey || undefined, 'rest');
-      release = options.budget.reserve(declaredLength ?? options.maxBodyBytes);
+      admission = service.admit(modelName, modelVersion, routingKey || undefined, 'rest');
+      const releaseBytes = options.budget.reserve(declaredLength ?? options.maxBodyBytes);
+      // Also gives back the admission's lease when the request ends before infer does.
+      release = () => {
+        releaseBytes();
+        service.release(admission);
+      };
     } catch (error) {
+      service.release(admission);
       // The body is discarded as it arrives, so the connection stays usable, unless it
       // could be long: then the connection is dropped rather than read to its end.
       res.onData(() => undefined);
@@ -144,7 +163,7 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
         }
         request.cancellation = cancellation;
         if (routingKey) request.routingKey = routingKey;
-        if (route) request.route = route;
+        request.admission = admission;
         if (traceparent) request.traceparent = traceparent;
         service.infer(request).then(
           (response) => {
@@ -179,7 +198,7 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
   app.any('/*', (res, req) => {
     const method = req.getCaseSensitiveMethod?.() ?? req.getMethod().toUpperCase();
     const url = req.getUrl();
-    sendError(res, { finished: false }, new ServingError('NOT_FOUND', `no route for ${method} ${url.slice(0, 200)}`));
+    sendError(res, drain.begin(), new ServingError('NOT_FOUND', `no route for ${method} ${url.slice(0, 200)}`));
   });
 
   return new Promise((resolve, reject) => {
@@ -189,7 +208,14 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
         return;
       }
       const port = uws.us_socket_local_port(socket);
-      resolve({ port, close: () => uws.us_listen_socket_close(socket) });
+      resolve({
+        port,
+        close: (deadline) => {
+          drain.closing = true;
+          uws.us_listen_socket_close(socket);
+          return drain.quiet(deadline);
+        },
+      });
     });
   });
 }

@@ -7,10 +7,10 @@ import type { ModelRegistry, ReadinessReport } from '../models/registry.js';
 import type { Role, ServerMetrics } from '../observability/metrics.js';
 import { endSpan, startRequestSpan } from '../observability/tracing.js';
 import type { Percentiles } from '../observability/windowed-histogram.js';
-import type { RouteDecision, Router } from '../routing/router.js';
+import type { Router } from '../routing/router.js';
 import { ShadowRunner } from '../routing/shadow-runner.js';
 import type { VersionStats } from '../scheduling/version-stats.js';
-import type { InferRequest, InferResponse, ModelMetadata, Protocol, ServerMetadata } from './types.js';
+import type { Admission, InferRequest, InferResponse, ModelMetadata, Protocol, ServerMetadata } from './types.js';
 import { validateRequest } from './validate.js';
 
 export const PLATFORM = 'onnxruntime_onnx';
@@ -89,15 +89,26 @@ export class InferenceService {
    * unknown or unready model, or one whose queue is full (OVERLOADED, counted as if
    * refused at the queue). Under overload a refusal must cost little, or refusing
    * the excess takes the I/O thread from the requests that are served. A route is
-   * decided here and checked at its target; the decision is returned for the request
-   * to carry (`request.route`), so that it is served where it was admitted.
+   * decided here and checked at its target. The admission is carried by the request
+   * (`request.admission`) so it is served where it was admitted, and holds a lease on
+   * that version load: whoever admits must pass it to infer, or release it.
    */
-  admit(name: string, version: string | undefined, routingKey: string | undefined, protocol: Protocol): RouteDecision | undefined {
-    const decision = this.routing?.router.decide(name, version, routingKey);
-    const target = decision ? this.registry.findReady(decision.model, decision.version) : this.registry.findReady(name, version);
-    if (!target.scheduler.full) return decision;
-    this.metrics?.requestDone(target.name, target.version, protocol, decision?.role ?? 'primary', 'overloaded', 0);
-    throw target.scheduler.refuse();
+  admit(name: string, version: string | undefined, routingKey: string | undefined, protocol: Protocol): Admission {
+    const route = this.routing?.router.decide(name, version, routingKey);
+    const target = route ? this.registry.findReady(route.model, route.version) : this.registry.findReady(name, version);
+    if (target.scheduler.full) {
+      this.metrics?.requestDone(target.name, target.version, protocol, route?.role ?? 'primary', 'overloaded', 0);
+      throw target.scheduler.refuse();
+    }
+    target.leases += 1;
+    return route ? { route, target, released: false } : { target, released: false };
+  }
+
+  /** Gives back an admission's lease; idempotent, and done by infer when it answers. */
+  release(admission: Admission | undefined): void {
+    if (!admission || admission.released) return;
+    admission.released = true;
+    admission.target.leases -= 1;
   }
 
   async infer(request: InferRequest): Promise<InferResponse> {
@@ -119,12 +130,13 @@ export class InferenceService {
       throw error;
     } finally {
       this.inFlight -= 1;
+      this.release(request.admission);
     }
   }
 
   /** A route name is resolved to a target; sampled shadows get copies that run beside the primary. */
   private async route(request: InferRequest): Promise<InferResponse> {
-    const decision = request.route ?? this.routing?.router.decide(request.modelName, request.modelVersion, request.routingKey);
+    const decision = request.admission ? request.admission.route : this.routing?.router.decide(request.modelName, request.modelVersion, request.routingKey);
     if (!this.routing || !decision) return this.run(request);
     const { shadows } = this.routing;
     // Copied before the primary is queued: the batcher hands the primary's buffers to a worker.
@@ -155,7 +167,9 @@ export class InferenceService {
   }
 
   private async runOnModel(request: InferRequest, resolved: (model: string, version: string) => void): Promise<InferResponse> {
-    const model = this.registry.findReady(request.modelName, request.modelVersion);
+    // The load admission checked, unless it has closed since (past its drain timeout): then the one in place.
+    const admitted = request.admission?.target;
+    const model = admitted && !admitted.closed ? admitted : this.registry.findReady(request.modelName, request.modelVersion);
     resolved(model.name, model.version);
     const scheduled = validateRequest(request, model.spec);
     const outputs = await model.scheduler.submit(scheduled);
@@ -191,17 +205,26 @@ export class InferenceService {
     });
   }
 
+  /** Every model version with its state; a version that serves on after a failed reload says why in `reason`. */
   repositoryIndex(): IndexEntry[] {
     return this.registry.list().flatMap((model): IndexEntry[] => {
       if (model.versions.length === 0) {
         return [{ name: model.name, state: 'UNAVAILABLE', ...(model.problem ? { reason: model.problem } : {}) }];
       }
-      return model.versions.map((v) => ({
-        name: v.name,
-        version: v.version,
-        state: v.state,
-        ...(v.reason ? { reason: v.reason } : {}),
-      }));
+      return model.versions.map((v) => {
+        const reason = v.state === 'READY' ? model.loadError : v.reason;
+        return { name: v.name, version: v.version, state: v.state, ...(reason ? { reason } : {}) };
+      });
     });
+  }
+
+  /** Loads or reloads a model (Triton's repository load); `configText` replaces its config.json for this load. */
+  loadModel(name: string, configText?: string): Promise<void> {
+    return this.registry.load(name, configText);
+  }
+
+  /** Drains and unloads every version of a model (Triton's repository unload). */
+  unloadModel(name: string): Promise<void> {
+    return this.registry.unload(name);
   }
 }

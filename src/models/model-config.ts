@@ -15,6 +15,39 @@ const tensorNarrowing = z
   })
   .strict();
 
+/** One warmup input, in Triton's shape: its datatype, dims without the batch dimension, and where its values come from. */
+const warmupInput = z
+  .object({
+    /** Triton writes TYPE_FP32; the protocol's FP32 is taken too. */
+    data_type: z.string().transform((t) => t.replace(/^TYPE_/, '').replace(/^STRING$/, 'BYTES')),
+    dims: z.array(int().min(1).max(1 << 24)).max(32),
+    zero_data: z.boolean().optional(),
+    random_data: z.boolean().optional(),
+    /** A file in the model's folder holding the tensor's bytes (BYTES: each element as a 4-byte length and its bytes). */
+    input_data_file: z.string().min(1).max(256).optional(),
+  })
+  .strict()
+  .check((ctx) => {
+    const sources = ['zero_data', 'random_data', 'input_data_file'].filter((k) => {
+      const value = ctx.value[k as keyof typeof ctx.value];
+      return value !== undefined && value !== false;
+    });
+    if (sources.length !== 1) {
+      ctx.issues.push({ code: 'custom', input: sources, message: `needs exactly one of zero_data, random_data, input_data_file (got ${sources.length})` });
+    }
+  });
+
+const warmupSample = z
+  .object({
+    name: z.string().min(1).max(128),
+    /** Rows per warmup request; ignored for a model without a batch dimension. */
+    batch_size: int().min(0).max(1 << 16).default(1),
+    /** Runs of this sample on each instance. */
+    count: int().min(1).max(1000).default(1),
+    inputs: z.record(z.string().min(1), warmupInput),
+  })
+  .strict();
+
 export const EXECUTION_PROVIDERS = ['cuda', 'cpu'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
@@ -49,6 +82,8 @@ export const modelConfigFileSchema = z
       .default({ latest: { num_versions: 1 } }),
     inputs: z.array(tensorNarrowing).optional(),
     outputs: z.array(tensorNarrowing).optional(),
+    /** Requests each instance runs before the version takes traffic (Triton's model_warmup). */
+    model_warmup: z.array(warmupSample).max(64).default([]),
   })
   .strict()
   .check((ctx) => {
@@ -68,4 +103,5 @@ export const modelConfigFileSchema = z
 
 export type ModelConfigFile = z.output<typeof modelConfigFileSchema>;
 export type TensorNarrowing = z.output<typeof tensorNarrowing>;
+export type WarmupSample = z.output<typeof warmupSample>;
 export type VersionPolicy = ModelConfigFile['version_policy'];

@@ -1,20 +1,27 @@
 /**
- * The models being served and the state of each version. A version moves
- * LOADING → READY, or LOADING → UNAVAILABLE with the reason; UNLOADING while the
- * server shuts it down. Readiness and the repository index read these states.
+ * The models being served and the life of each version, in Triton's model
+ * management terms. A load reads the model's folder and config again: new and
+ * changed versions load in new worker pools and warm up while the versions in
+ * place keep serving; when every one is READY they take over in one step, and
+ * the pools they replace drain (requests admitted to them finish there) and
+ * close. A load that fails changes nothing that serves. Versions that leave the
+ * version policy, or a model unloaded whole, drain and close the same way.
  */
 import path from 'node:path';
-import { hidePaths, ServingError, notFound } from '../errors.js';
+import { hidePaths, invalidArgument, notFound, ServingError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
-import { ModelPool } from '../runtime/model-pool.js';
+import { ModelPool, PoolCounters } from '../runtime/model-pool.js';
 import { VersionScheduler } from '../scheduling/version-scheduler.js';
+import { VersionStats } from '../scheduling/version-stats.js';
 import { checkModelName, checkVersion } from './names.js';
-import { discoverRepository, type DiscoveredModel, type DiscoveredVersion } from './repository.js';
+import { discoverModel, discoverRepository, fingerprintVersion, type DiscoveredModel, type DiscoveredVersion } from './repository.js';
 import { resolveModelSpec, type ModelSpec } from './model-spec.js';
+import { planWarmup } from './warmup.js';
 
 export type ModelState = 'LOADING' | 'READY' | 'UNAVAILABLE' | 'UNLOADING';
 
+/** One load of one model version. A reload makes a new one; the old one drains and closes. */
 export interface ModelVersion {
   readonly name: string;
   readonly version: string;
@@ -25,13 +32,34 @@ export interface ModelVersion {
   scheduler?: VersionScheduler;
   pool?: ModelPool;
   loadSeconds?: number;
+  /** The longest warmup of its instances. */
+  warmupSeconds?: number;
+  /** The config and model file it was loaded from: a load keeps a READY version whose fingerprint is unchanged. */
+  fingerprint?: string;
+  /** Requests admitted to this load and not yet answered: it closes only once none is left. */
+  leases: number;
+  /** Set once its pool has closed: a request still holding it is served by the version now in place. */
+  closed?: boolean;
+}
+
+export type ServingVersion = ModelVersion & { spec: ModelSpec; scheduler: VersionScheduler; pool: ModelPool };
+
+interface VersionCounters {
+  stats: VersionStats;
+  pool: PoolCounters;
 }
 
 interface ModelEntry {
   name: string;
   problem?: string;
-  /** Newest first. */
+  /** Why the last load or reload failed while earlier versions went on serving. */
+  loadError?: string;
+  /** The load in place for each version, newest first. */
   versions: ModelVersion[];
+  /** Counts against readiness: loaded at start or served since; false once unloaded. */
+  required: boolean;
+  /** Per version number, across reloads. */
+  counters: Map<string, VersionCounters>;
 }
 
 export interface ReadinessReport {
@@ -39,66 +67,221 @@ export interface ReadinessReport {
   notReady: { name: string; version?: string; state: ModelState; reason?: string }[];
 }
 
+export interface RegistryOptions {
+  /** Longest a replaced or unloaded version may take to finish what it admitted. */
+  drainTimeoutMs: number;
+  /** The route that targets or shadows a model version, if any: such a version is not unloaded. */
+  usedBy?: (model: string, version: string) => string | undefined;
+}
+
+const DRAIN_CHECK_MS = 10;
+
+const newVersion = (name: string, version: string, state: ModelState, reason?: string): ModelVersion => ({
+  name,
+  version,
+  state,
+  leases: 0,
+  ...(reason !== undefined ? { reason } : {}),
+});
+
+const byNewest = (a: ModelVersion, b: ModelVersion): number => Number(b.version) - Number(a.version);
+
 export class ModelRegistry {
   private readonly models = new Map<string, ModelEntry>();
+  /** Loads and unloads of one model run one after another. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Replaced or unloaded versions still finishing their requests. */
+  private readonly retiring = new Set<ModelVersion>();
+  /** Loads whose pools are starting, so that shutdown can close them too. */
+  private readonly starting = new Set<ModelPool>();
   /** False until the first load of the repository has finished. */
   private loaded = false;
+  private closing = false;
 
   constructor(
     private readonly root: string,
     private readonly log: Logger,
     private readonly metrics?: ServerMetrics,
+    private readonly options: RegistryOptions = { drainTimeoutMs: 30_000 },
   ) {}
 
   /** Discovers the repository and loads every version; failures are recorded, not thrown. */
   async loadAll(): Promise<void> {
     const discovery = discoverRepository(this.root);
     for (const ignored of discovery.ignored) this.log.warn({ entry: ignored }, 'ignored repository entry');
-    const loads: Promise<void>[] = [];
-    for (const model of discovery.models) {
-      const entry: ModelEntry = {
-        name: model.name,
-        ...(model.problem ? { problem: model.problem } : {}),
-        versions: model.versions.map((v) => ({ name: model.name, version: String(v.version), state: 'LOADING' })),
-      };
-      this.models.set(model.name, entry);
-      if (model.problem) {
-        this.log.error({ model: model.name, reason: model.problem }, 'model cannot be served');
-        for (const version of entry.versions) this.markUnavailable(version, model.problem);
-        continue;
-      }
-      model.versions.forEach((discovered, i) => loads.push(this.loadVersion(model, discovered, entry.versions[i]!)));
-    }
-    await Promise.all(loads);
+    await Promise.all(discovery.models.map((model) => this.serialized(model.name, () => this.apply(model, true))));
     this.loaded = true;
   }
 
-  private markUnavailable(version: ModelVersion, reason: string): void {
-    version.state = 'UNAVAILABLE';
-    version.reason = reason;
+  /**
+   * Loads or reloads a model from its folder (or with `configText` in place of its
+   * config.json). Resolves once the new versions serve; throws, with nothing changed,
+   * when the model cannot load or a version it would drop is still routed.
+   */
+  load(name: string, configText?: string): Promise<void> {
+    checkModelName(name);
+    return this.serialized(name, async () => {
+      const model = discoverModel(this.root, name, configText);
+      if (!model) throw notFound(`model ${name} is not in the model repository`);
+      await this.apply(model, false);
+    });
   }
 
-  private async loadVersion(model: DiscoveredModel, discovered: DiscoveredVersion, version: ModelVersion): Promise<void> {
-    if (discovered.problem) {
-      this.markUnavailable(version, discovered.problem);
-      this.log.error({ model: model.name, version: version.version, reason: discovered.problem }, 'model version unavailable');
-      return;
+  /** Drains and unloads every version of a model; refused while a route uses one. */
+  unload(name: string): Promise<void> {
+    checkModelName(name);
+    return this.serialized(name, async () => {
+      const entry = this.models.get(name);
+      if (!entry) throw notFound(`unknown model ${JSON.stringify(name)}`);
+      const serving = entry.versions.filter((v) => v.pool);
+      this.refuseRouted(name, serving);
+      entry.required = false;
+      entry.loadError = undefined;
+      for (const v of serving) this.retire(entry, v);
+      this.log.info({ model: name, versions: serving.map((v) => v.version) }, 'model unloading');
+    });
+  }
+
+  private serialized<T>(name: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(name) ?? Promise.resolve();
+    const result = previous.then(task, task);
+    const settled = result.catch(() => undefined);
+    this.queues.set(name, settled);
+    void settled.then(() => {
+      if (this.queues.get(name) === settled) this.queues.delete(name);
+    });
+    return result;
+  }
+
+  private entryFor(name: string, initial: boolean): ModelEntry {
+    let entry = this.models.get(name);
+    if (!entry) {
+      entry = { name, versions: [], required: initial, counters: new Map() };
+      this.models.set(name, entry);
     }
+    return entry;
+  }
+
+  private refuseRouted(name: string, versions: readonly ModelVersion[]): void {
+    for (const v of versions) {
+      const route = this.options.usedBy?.(name, v.version);
+      if (route !== undefined) {
+        throw new ServingError('CONFLICT', `model ${name} version ${v.version} is used by route ${route}: change the route before unloading it`);
+      }
+    }
+  }
+
+  /** One load of one model: at start every failure is recorded; later a failure throws and changes nothing. */
+  private async apply(model: DiscoveredModel, initial: boolean): Promise<void> {
+    const entry = this.entryFor(model.name, initial);
+    if (model.problem) {
+      if (initial || !entry.versions.some((v) => v.state === 'READY')) {
+        entry.problem = model.problem;
+        entry.versions = model.versions.map((v) => newVersion(model.name, String(v.version), 'UNAVAILABLE', model.problem));
+        this.log.error({ model: model.name, reason: model.problem }, 'model cannot be served');
+      } else {
+        entry.loadError = model.problem;
+      }
+      if (initial) return;
+      throw invalidArgument(`failed to load model ${model.name}: ${model.problem}`);
+    }
+
+    const wanted = model.versions.filter((d) => !d.problem);
+    const wantedNumbers = new Set(wanted.map((d) => String(d.version)));
+    const current = new Map(entry.versions.map((v) => [v.version, v]));
+    const plans = wanted.flatMap((discovered) => {
+      const fingerprint = fingerprintVersion(model, discovered);
+      const inPlace = current.get(String(discovered.version));
+      return inPlace?.state === 'READY' && inPlace.fingerprint === fingerprint ? [] : [{ discovered, fingerprint }];
+    });
+    const leaving = entry.versions.filter((v) => v.pool && !wantedNumbers.has(v.version));
+    if (!initial) this.refuseRouted(model.name, leaving);
+
+    // New versions show as LOADING; versions that serve keep serving until their replacement is READY.
+    const loads = plans.map(({ discovered, fingerprint }) => {
+      const next = newVersion(model.name, String(discovered.version), 'LOADING');
+      next.fingerprint = fingerprint;
+      if (current.get(next.version)?.state !== 'READY') this.place(entry, next);
+      return { next, done: this.loadVersion(model, discovered, next, this.countersFor(entry, next.version)) };
+    });
+    await Promise.all(loads.map((l) => l.done));
+
+    const failed = loads.filter((l) => l.next.state !== 'READY');
+    if (failed.length > 0 && !initial) {
+      const reason = failed.map((l) => `version ${l.next.version}: ${l.next.reason ?? 'failed'}`).join('; ');
+      for (const { next } of loads) {
+        if (next.state === 'READY') {
+          next.state = 'UNAVAILABLE';
+          next.reason = `not loaded: the load of ${model.name} failed (${reason})`;
+          await this.closePool(next);
+        }
+        if (current.get(next.version)?.state !== 'READY') this.place(entry, next);
+      }
+      entry.loadError = `the last load failed: ${reason}`;
+      this.log.error({ model: model.name, reason }, 'model load failed; the versions in place go on serving');
+      throw invalidArgument(`failed to load model ${model.name}: ${reason}`);
+    }
+
+    for (const { next } of loads) {
+      const replaced = current.get(next.version);
+      this.place(entry, next);
+      if (replaced?.pool && replaced !== next) this.retire(entry, replaced, false);
+    }
+    for (const v of leaving) this.retire(entry, v);
+    for (const discovered of model.versions.filter((d) => d.problem)) {
+      if (!current.get(String(discovered.version))?.pool) this.place(entry, newVersion(model.name, String(discovered.version), 'UNAVAILABLE', discovered.problem));
+      this.log.error({ model: model.name, version: discovered.version, reason: discovered.problem }, 'model version unavailable');
+    }
+    // Failed versions no longer in the policy leave the index.
+    entry.versions = entry.versions.filter((v) => v.pool || v.state === 'UNLOADING' || wantedNumbers.has(v.version) || model.versions.some((d) => String(d.version) === v.version) || v.reason === 'unloaded');
+    delete entry.problem;
+    if (!initial) delete entry.loadError;
+    if (entry.versions.some((v) => v.state === 'READY')) entry.required = true;
+    if (!initial) {
+      this.log.info(
+        { model: model.name, loaded: loads.map((l) => l.next.version), unloading: leaving.map((v) => v.version) },
+        'model loaded',
+      );
+    }
+  }
+
+  /** Puts a version load in its model's list, in place of any other load of the same version. */
+  private place(entry: ModelEntry, version: ModelVersion): void {
+    entry.versions = [...entry.versions.filter((v) => v.version !== version.version), version].sort(byNewest);
+  }
+
+  private countersFor(entry: ModelEntry, version: string): VersionCounters {
+    let counters = entry.counters.get(version);
+    if (!counters) {
+      counters = { stats: new VersionStats(), pool: new PoolCounters() };
+      entry.counters.set(version, counters);
+    }
+    return counters;
+  }
+
+  private async loadVersion(model: DiscoveredModel, discovered: DiscoveredVersion, version: ModelVersion, counters: VersionCounters): Promise<void> {
     const started = performance.now();
     const config = model.config;
-    const pool = new ModelPool(
-      {
-        modelPath: discovered.modelPath,
-        executionProviders: config?.execution_providers ?? ['cpu'],
-        intraOpThreads: config?.intra_op_threads ?? 1,
-        intraOpSpinning: config?.intra_op_spinning ?? false,
-      },
-      config?.instances ?? 1,
-      this.log.child({ model: model.name, version: version.version }),
-      (lost) => this.markUnavailable(version, lost.message),
-    );
+    let pool: ModelPool | undefined;
     try {
+      const warmup = planWarmup(config?.model_warmup ?? [], path.dirname(path.dirname(discovered.modelPath)));
+      pool = new ModelPool(
+        {
+          modelPath: discovered.modelPath,
+          executionProviders: config?.execution_providers ?? ['cpu'],
+          intraOpThreads: config?.intra_op_threads ?? 1,
+          intraOpSpinning: config?.intra_op_spinning ?? false,
+          warmup,
+        },
+        config?.instances ?? 1,
+        this.log.child({ model: model.name, version: version.version }),
+        (lost) => this.markUnavailable(version, lost.message),
+        counters.pool,
+      );
+      this.starting.add(pool);
       const described = await pool.describe();
+      const { warmupSeconds } = await pool.ready();
+      if (this.closing) throw new Error('the server is shutting down');
       const spec = resolveModelSpec(model.name, discovered.version, config, described);
       if (described.fallbackReason) {
         this.log.warn(
@@ -108,19 +291,73 @@ export class ModelRegistry {
       }
       version.spec = spec;
       version.pool = pool;
-      version.scheduler = new VersionScheduler(spec, pool, this.metrics);
+      version.scheduler = new VersionScheduler(spec, pool, this.metrics, counters.stats);
       version.loadSeconds = (performance.now() - started) / 1000;
+      version.warmupSeconds = warmupSeconds;
       version.state = 'READY';
       this.log.info(
-        { model: model.name, version: version.version, maxBatchSize: spec.maxBatchSize, instances: spec.instances, executionProvider: spec.executionProvider, loadSeconds: version.loadSeconds },
+        { model: model.name, version: version.version, maxBatchSize: spec.maxBatchSize, instances: spec.instances, executionProvider: spec.executionProvider, loadSeconds: version.loadSeconds, warmupSeconds, warmupSamples: warmup.length },
         'model version ready',
       );
     } catch (error) {
-      await pool.close().catch(() => undefined);
+      if (pool) await this.closeStarted(pool);
       const reason = `failed to load ${model.name}/${version.version}: ${this.relativePaths(error instanceof Error ? error.message : String(error))}`;
       this.markUnavailable(version, reason);
       this.log.error({ model: model.name, version: version.version, reason }, 'model version unavailable');
+    } finally {
+      if (pool) this.starting.delete(pool);
     }
+  }
+
+  private async closeStarted(pool: ModelPool): Promise<void> {
+    await pool.close().catch(() => undefined);
+  }
+
+  private async closePool(version: ModelVersion): Promise<void> {
+    const pool = version.pool;
+    if (!pool) return;
+    await this.closeStarted(pool);
+    version.closed = true;
+    delete version.pool;
+    delete version.scheduler;
+  }
+
+  private markUnavailable(version: ModelVersion, reason: string): void {
+    version.state = 'UNAVAILABLE';
+    version.reason = reason;
+  }
+
+  /**
+   * Takes a load out of service: it finishes what it admitted (or until the drain
+   * timeout, when what still waits is answered with an error), then its threads end
+   * after their last batch and its sessions are released. `leaving` marks a version
+   * that has no replacement: the index shows it UNLOADING, then unloaded.
+   */
+  private retire(entry: ModelEntry, version: ModelVersion, leaving = true): void {
+    if (this.retiring.has(version)) return;
+    this.retiring.add(version);
+    version.state = 'UNLOADING';
+    if (leaving) version.reason = 'unloading';
+    const deadline = performance.now() + this.options.drainTimeoutMs;
+    const check = (): void => {
+      const scheduler = version.scheduler;
+      const pastDeadline = performance.now() >= deadline;
+      if (scheduler && pastDeadline) scheduler.abandonQueued(new ServingError('MODEL_NOT_READY', `model ${version.name} version ${version.version} was unloaded`));
+      const finished = (version.leases === 0 || pastDeadline) && (scheduler?.queued ?? 0) === 0 && (version.pool?.idle ?? true);
+      if (!finished && !this.closing) {
+        setTimeout(check, DRAIN_CHECK_MS);
+        return;
+      }
+      void this.closePool(version).then(() => {
+        this.retiring.delete(version);
+        if (leaving && entry.versions.includes(version)) {
+          version.state = 'UNAVAILABLE';
+          version.reason = 'unloaded';
+        }
+        this.log.info({ model: version.name, version: version.version, replaced: !leaving }, 'model version unloaded');
+      });
+    };
+    check();
   }
 
   /** Reasons reach clients: paths inside the repository are shown relative to it, others not at all. */
@@ -130,7 +367,7 @@ export class ModelRegistry {
   }
 
   /** Every model's versions, for the repository index. */
-  list(): { name: string; problem?: string; versions: readonly ModelVersion[] }[] {
+  list(): { name: string; problem?: string; loadError?: string; versions: readonly ModelVersion[] }[] {
     return [...this.models.values()];
   }
 
@@ -170,54 +407,52 @@ export class ModelRegistry {
   }
 
   /** Like find, but the version must be ready to serve. */
-  findReady(name: string, version?: string): ModelVersion & { spec: ModelSpec; scheduler: VersionScheduler } {
+  findReady(name: string, version?: string): ServingVersion {
     const found = this.find(name, version);
-    if (found.state !== 'READY' || !found.spec || !found.scheduler) {
+    if (found.state !== 'READY' || !found.spec || !found.scheduler || !found.pool) {
       throw new ServingError(
         'MODEL_NOT_READY',
         `model ${name} version ${found.version} is ${found.state.toLowerCase()}${found.reason ? `: ${found.reason}` : ''}`,
       );
     }
-    return found as ModelVersion & { spec: ModelSpec; scheduler: VersionScheduler };
+    return found as ServingVersion;
   }
 
+  /** Ready when every model the server started with, or that has served since, has a version that serves. */
   readiness(): ReadinessReport {
     const notReady: ReadinessReport['notReady'] = [];
     for (const entry of this.models.values()) {
+      if (!entry.required || entry.versions.some((v) => v.state === 'READY')) continue;
       if (entry.versions.length === 0) notReady.push({ name: entry.name, state: 'UNAVAILABLE', ...(entry.problem ? { reason: entry.problem } : {}) });
-      for (const v of entry.versions) {
-        if (v.state !== 'READY') notReady.push({ name: v.name, version: v.version, state: v.state, ...(v.reason ? { reason: v.reason } : {}) });
-      }
+      for (const v of entry.versions) notReady.push({ name: v.name, version: v.version, state: v.state, ...(v.reason ? { reason: v.reason } : {}) });
     }
     return { ready: this.loaded && notReady.length === 0, notReady };
   }
 
-  private schedulers(): VersionScheduler[] {
-    return [...this.models.values()].flatMap((m) => m.versions.flatMap((v) => (v.scheduler ? [v.scheduler] : [])));
+  /** Every load with a pool: in place, draining, or (during shutdown) whatever is left. */
+  private withPools(): ModelVersion[] {
+    const inPlace = [...this.models.values()].flatMap((m) => m.versions.filter((v) => v.pool));
+    return [...inPlace, ...[...this.retiring].filter((v) => v.pool && !inPlace.includes(v))];
   }
 
   /** Answers every queued request with `error`; returns how many there were. */
   abandonQueued(error: ServingError): number {
-    return this.schedulers().reduce((sum, s) => sum + s.abandonQueued(error), 0);
+    return this.withPools().reduce((sum, v) => sum + (v.scheduler?.abandonQueued(error) ?? 0), 0);
   }
 
   /** Tasks on worker threads right now, over all models (a batch answered on a timeout may still run). */
   runningBatches(): number {
-    let running = 0;
-    for (const entry of this.models.values()) for (const v of entry.versions) running += v.pool?.activeTasks ?? 0;
-    return running;
+    return this.withPools().reduce((sum, v) => sum + (v.pool?.activeTasks ?? 0), 0);
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     const closing: Promise<void>[] = [];
-    for (const entry of this.models.values()) {
-      for (const v of entry.versions) {
-        if (v.pool) {
-          v.state = 'UNLOADING';
-          closing.push(v.pool.close());
-        }
-      }
+    for (const v of this.withPools()) {
+      v.state = 'UNLOADING';
+      closing.push(this.closePool(v));
     }
+    for (const pool of this.starting) closing.push(this.closeStarted(pool));
     await Promise.all(closing);
   }
 }

@@ -35,12 +35,13 @@ export interface Discovery {
   ignored: string[];
 }
 
-function readConfig(name: string, file: string): { config?: ModelConfigFile; problem?: string } {
-  if (!existsSync(file)) return {};
-  const where = `${name}/${CONFIG_FILE}`;
+/** The model's config from its file, or from `text` given in its place (a load with a config). */
+function readConfig(name: string, file: string, text?: string): { config?: ModelConfigFile; problem?: string } {
+  if (text === undefined && !existsSync(file)) return {};
+  const where = text === undefined ? `${name}/${CONFIG_FILE}` : `the config given for ${name}`;
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(text ?? readFileSync(file, 'utf8'));
   } catch (error) {
     return { problem: `${where}: not valid JSON (${error instanceof Error ? error.message : String(error)})` };
   }
@@ -57,9 +58,11 @@ export function applyVersionPolicy(policy: VersionPolicy, present: readonly numb
   return { serve: wanted.filter((v) => present.includes(v)), missing: wanted.filter((v) => !present.includes(v)) };
 }
 
-function discoverModel(root: string, name: string): DiscoveredModel {
+/** One model's folder, or undefined when the repository has none by that name. */
+export function discoverModel(root: string, name: string, configText?: string): DiscoveredModel | undefined {
   const dir = path.join(root, name);
-  const { config, problem } = readConfig(name, path.join(dir, CONFIG_FILE));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return undefined;
+  const { config, problem } = readConfig(name, path.join(dir, CONFIG_FILE), configText);
   const present = readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isDirectory() && isVersion(e.name) && existsSync(path.join(dir, e.name, MODEL_FILE)))
     .map((e) => Number(e.name));
@@ -90,7 +93,25 @@ export function discoverRepository(root: string): Discovery {
       ignored.push(`${entry.name}: not a valid model name`);
       continue;
     }
-    models.push(discoverModel(root, entry.name));
+    const model = discoverModel(root, entry.name);
+    if (model) models.push(model);
   }
   return { models, ignored };
+}
+
+/**
+ * What a version was loaded from: its effective config and its model file's size and
+ * modification time. A load keeps a serving version whose fingerprint has not changed.
+ */
+export function fingerprintVersion(model: DiscoveredModel, version: DiscoveredVersion): string {
+  let file = 'missing';
+  try {
+    const stat = statSync(version.modelPath);
+    file = `${stat.size}:${stat.mtimeMs}:${stat.ino}`;
+  } catch {
+    // A file that vanished loads as a failure with its own reason.
+  }
+  // The version policy decides which versions serve, not how: changing it reloads none.
+  const { version_policy: _policy, ...config } = model.config ?? {};
+  return `${JSON.stringify(config)}|${file}`;
 }

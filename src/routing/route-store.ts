@@ -92,6 +92,12 @@ export class RouteStore {
     return Object.values(this.state.routes);
   }
 
+  /** The first route that targets or shadows a model version, if any. */
+  usedBy(model: string, version: string): string | undefined {
+    const uses = (t: { model: string; version: string }): boolean => t.model === model && t.version === version;
+    return this.list().find((r) => r.spec.targets.some(uses) || r.spec.shadows.some(uses))?.name;
+  }
+
   audit(): readonly AuditEntry[] {
     return this.state.audit;
   }

@@ -2,7 +2,7 @@
  * Everything that crosses between the main thread and a model's worker threads.
  * The worker imports only this file's types; the pool imports nothing of the worker.
  */
-import type { OrtType, TensorData } from '../tensor/datatypes.js';
+import type { Datatype, OrtType, TensorData } from '../tensor/datatypes.js';
 import type { ExecutionProvider } from '../models/model-config.js';
 
 /** Given to every worker of one model version at start (piscina's workerData). */
@@ -13,7 +13,31 @@ export interface WorkerInit {
   intraOpThreads: number;
   /** Whether idle intra-op threads spin (lower latency, but they hold a core). */
   intraOpSpinning: boolean;
+  /** Run by each worker after its session loads, before it reports ready. */
+  warmup: WarmupPlan[];
+  /** The BroadcastChannel on which each worker reports, once, that it is ready or why it failed. */
+  channel: string;
 }
+
+export interface WarmupInputPlan {
+  name: string;
+  datatype: Datatype;
+  /** Without the batch dimension. */
+  dims: number[];
+  fill: 'zero' | 'random' | 'file';
+  /** One row's bytes, for `file`. */
+  bytes?: Uint8Array;
+}
+
+export interface WarmupPlan {
+  name: string;
+  batchSize: number;
+  count: number;
+  inputs: WarmupInputPlan[];
+}
+
+/** Said on a pool's channel. */
+export type ChannelMessage = { kind: 'ready'; warmupSeconds: number } | { kind: 'failed'; reason: string };
 
 export interface WireTensor {
   name: string;
@@ -41,7 +65,16 @@ export interface RunTask {
   outputNames: string[];
 }
 
-export type WorkerTask = DescribeTask | RunTask;
+/** Sent to every worker of an idle pool before it closes. */
+export interface ReleaseTask {
+  kind: 'release';
+}
+
+export interface ReleaseResult {
+  threadId: number;
+}
+
+export type WorkerTask = DescribeTask | RunTask | ReleaseTask;
 
 export interface DescribeResult {
   inputs: WireTensorSpec[];

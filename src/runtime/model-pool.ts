@@ -5,9 +5,11 @@
  * piscina and reloads its session. A pool whose threads die while starting is
  * lost for good (piscina stops replacing them), and says so.
  */
+import { randomUUID } from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from '../observability/logger.js';
-import type { DescribeResult, RunResult, RunTask, WireTensor, WorkerInit, WorkerTask } from './messages.js';
+import type { ChannelMessage, DescribeResult, ReleaseResult, ReleaseTask, RunResult, RunTask, WireTensor, WorkerInit, WorkerTask } from './messages.js';
 
 const workerFile = new URL('./worker.js', import.meta.url).href;
 
@@ -23,14 +25,27 @@ export class PoolLostError extends Error {
   }
 }
 
-export class ModelPool {
-  private readonly pool: Piscina<WorkerTask, unknown>;
+/** How long close() waits for the workers to release their sessions before ending them anyway. */
+const RELEASE_WAIT_MS = 5000;
+
+/**
+ * Figures that outlive one pool: a version reloaded in a new pool goes on counting
+ * where the old one stopped, so counters derived from them never go down.
+ */
+export class PoolCounters {
   /** Seconds spent inside session.run, summed over workers: the model's share of compute. */
   busySeconds = 0;
-  /** Tasks a worker is running or about to run, including batches already answered on a timeout. */
-  activeTasks = 0;
   /** Worker threads that died (exited or threw outside a task). */
   workerExits = 0;
+}
+
+export class ModelPool {
+  private readonly pool: Piscina<WorkerTask, unknown>;
+  /** Tasks a worker is running or about to run, including batches already answered on a timeout. */
+  activeTasks = 0;
+  private readonly channel: BroadcastChannel;
+  private readonly listeners = new Set<(message: ChannelMessage) => void>();
+  private readonly readiness: Promise<{ warmupSeconds: number }>;
   /** Set once no worker thread is left to run tasks. */
   private lost: PoolLostError | undefined;
   private closing = false;
@@ -41,14 +56,29 @@ export class ModelPool {
    */
   private readonly waiting = new Set<(error: Error) => void>();
 
-  constructor(init: WorkerInit, readonly instances: number, log?: Logger, onLost?: (error: PoolLostError) => void) {
+  constructor(
+    init: Omit<WorkerInit, 'channel'>,
+    readonly instances: number,
+    log?: Logger,
+    onLost?: (error: PoolLostError) => void,
+    readonly counters = new PoolCounters(),
+  ) {
+    // Listening before the threads start, so that no worker's report is missed.
+    const channelName = `brisk-pool-${randomUUID()}`;
+    this.channel = new BroadcastChannel(channelName);
+    this.channel.unref();
+    this.channel.onmessage = (event: unknown) => {
+      const message = (event as { data: ChannelMessage }).data;
+      for (const listener of this.listeners) listener(message);
+    };
+    this.readiness = this.awaitReadiness();
     this.pool = new Piscina({
       filename: workerFile,
       minThreads: instances,
       maxThreads: instances,
       idleTimeout: Number.POSITIVE_INFINITY,
       concurrentTasksPerWorker: 1,
-      workerData: init,
+      workerData: { ...init, channel: channelName } satisfies WorkerInit,
     });
     // Piscina re-emits worker crashes here; the task that crashed is rejected on its own.
     this.pool.on('error', () => undefined);
@@ -57,22 +87,54 @@ export class ModelPool {
 
   private onWorkerGone(log: Logger | undefined, onLost: ((error: PoolLostError) => void) | undefined): void {
     if (this.closing) return;
-    this.workerExits += 1;
+    this.counters.workerExits += 1;
+    // A thread that dies before it reported ready fails a load still waiting for it.
+    for (const listener of this.listeners) listener({ kind: 'failed', reason: 'a worker thread exited while loading the model' });
     // Checked once piscina has finished removing the thread and, unless threads already
     // died while starting, has added its replacement.
     queueMicrotask(() => {
       if (this.closing) return;
       if (this.pool.threads.length > 0) {
-        log?.error({ workerExits: this.workerExits }, 'worker thread exited; its batch failed and a replacement is loading the model');
+        log?.error({ workerExits: this.counters.workerExits }, 'worker thread exited; its batch failed and a replacement is loading the model');
         return;
       }
       this.lost = new PoolLostError();
-      log?.error({ workerExits: this.workerExits, reason: this.lost.message }, 'worker pool lost');
+      log?.error({ workerExits: this.counters.workerExits, reason: this.lost.message }, 'worker pool lost');
       for (const fail of this.waiting) fail(this.lost);
       this.waiting.clear();
       onLost?.(this.lost);
       this.close().catch(() => undefined);
     });
+  }
+
+  /**
+   * Resolves once every instance has loaded its session and run its warmup, with the
+   * longest warmup; rejects with the first instance's failure.
+   */
+  ready(): Promise<{ warmupSeconds: number }> {
+    return this.readiness;
+  }
+
+  private awaitReadiness(): Promise<{ warmupSeconds: number }> {
+    const readiness = new Promise<{ warmupSeconds: number }>((resolve, reject) => {
+      let readyCount = 0;
+      let warmupSeconds = 0;
+      const listener = (message: ChannelMessage): void => {
+        if (message.kind === 'failed') {
+          this.listeners.delete(listener);
+          reject(new Error(message.reason));
+        } else if (message.kind === 'ready') {
+          warmupSeconds = Math.max(warmupSeconds, message.warmupSeconds);
+          if (++readyCount < this.instances) return;
+          this.listeners.delete(listener);
+          resolve({ warmupSeconds });
+        }
+      };
+      this.listeners.add(listener);
+    });
+    // Whoever asks gets the failure; until then it is not an unhandled rejection.
+    readiness.catch(() => undefined);
+    return readiness;
   }
 
   describe(): Promise<DescribeResult> {
@@ -95,7 +157,7 @@ export class ModelPool {
     running.then(
       (result) => {
         this.activeTasks -= 1;
-        this.busySeconds += result.computeSeconds;
+        this.counters.busySeconds += result.computeSeconds;
       },
       () => {
         this.activeTasks -= 1;
@@ -121,9 +183,25 @@ export class ModelPool {
     }
   }
 
-  close(): Promise<void> {
-    if (this.closing) return Promise.resolve();
+  /** Idle, with nothing running: the pool can close without stopping a native run. */
+  get idle(): boolean {
+    return this.activeTasks === 0;
+  }
+
+  /**
+   * Has every worker release its session, then ends the threads. Call only when idle:
+   * then piscina hands tasks submitted together to distinct idle workers, one each.
+   */
+  async close(): Promise<void> {
+    if (this.closing) return;
     this.closing = true;
-    return this.pool.destroy();
+    this.listeners.clear();
+    const threads = this.pool.threads.length;
+    if (threads > 0 && !this.lost && this.activeTasks === 0) {
+      const releases = Array.from({ length: threads }, () => this.pool.run({ kind: 'release' } satisfies ReleaseTask) as Promise<ReleaseResult>);
+      await this.settled(Promise.all(releases), RELEASE_WAIT_MS).catch(() => undefined);
+    }
+    await this.pool.destroy();
+    this.channel.close();
   }
 }

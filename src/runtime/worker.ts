@@ -4,11 +4,12 @@
  * why it runs here and never on the main thread.
  */
 import { performance } from 'node:perf_hooks';
-import { workerData } from 'node:worker_threads';
+import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { ExecutionProvider } from '../models/model-config.js';
-import type { DescribeResult, RunResult, WireTensor, WireTensorSpec, WorkerInit, WorkerTask } from './messages.js';
+import type { ChannelMessage, DescribeResult, ReleaseResult, RunResult, WireTensor, WireTensorSpec, WorkerInit, WorkerTask } from './messages.js';
+import { warmupTensors } from './warmup-tensors.js';
 
 const init = workerData as WorkerInit;
 
@@ -49,12 +50,42 @@ async function loadSession(): Promise<LoadedSession> {
   throw new Error(`no execution provider could load the model (${reasons.join('; ')})`);
 }
 
-// Loaded during import: piscina sends a worker no task until its module has loaded, so a
-// replacement worker takes batches only once its session is ready. A failure is kept for
-// the tasks to report; throwing here would only make piscina restart the thread forever.
-const loaded: LoadedSession | Error = await loadSession().catch((error: unknown) =>
+/** Runs every warmup sample `count` times; its first failure fails the load. */
+async function warmUp(session: ort.InferenceSession): Promise<void> {
+  const ranks = new Map(session.inputMetadata.map((m) => [m.name, m.isTensor ? m.shape.length : 0]));
+  for (const plan of init.warmup) {
+    try {
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const input of warmupTensors(plan, (name) => ranks.get(name))) {
+        feeds[input.name] = new ort.Tensor(input.type, input.data as ort.Tensor.DataType, input.shape);
+      }
+      for (let i = 0; i < plan.count; i++) await session.run(feeds);
+    } catch (error) {
+      throw new Error(`warmup sample ${JSON.stringify(plan.name)} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}
+
+let warmupSeconds = 0;
+
+async function loadAndWarmUp(): Promise<LoadedSession> {
+  const loaded = await loadSession();
+  const started = performance.now();
+  await warmUp(loaded.session);
+  warmupSeconds = (performance.now() - started) / 1000;
+  return loaded;
+}
+
+// Loaded and warmed up during import: piscina sends a worker no task until its module has
+// loaded, so a replacement worker takes batches only once its session is ready. A failure is
+// kept for the tasks to report; throwing here would only make piscina restart the thread forever.
+const loaded: LoadedSession | Error = await loadAndWarmUp().catch((error: unknown) =>
   error instanceof Error ? error : new Error(String(error)),
 );
+// Said once, here: an idle piscina worker blocks in Atomics.wait and would not hear messages.
+const channel = new BroadcastChannel(init.channel);
+channel.postMessage((loaded instanceof Error ? { kind: 'failed', reason: loaded.message } : { kind: 'ready', warmupSeconds }) satisfies ChannelMessage);
+channel.close();
 
 function describeValue(meta: ort.InferenceSession.ValueMetadata): WireTensorSpec {
   if (!meta.isTensor) return { name: meta.name, type: 'non-tensor', isTensor: false, shape: [] };
@@ -97,7 +128,14 @@ async function run(session: ort.InferenceSession, task: Extract<WorkerTask, { ki
   return transferring({ outputs, computeSeconds });
 }
 
+/** Frees ONNX Runtime's memory now, rather than whenever the thread's teardown gets to it. */
+async function release(): Promise<ReleaseResult> {
+  if (!(loaded instanceof Error)) await loaded.session.release();
+  return { threadId };
+}
+
 export default async function handle(task: WorkerTask): Promise<unknown> {
+  if (task.kind === 'release') return release();
   if (loaded instanceof Error) throw loaded;
   return task.kind === 'describe' ? describe(loaded) : run(loaded.session, task);
 }

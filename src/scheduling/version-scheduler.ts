@@ -43,7 +43,6 @@ interface Pending extends QueuedItem {
 const scrub = (message: string): string => hidePaths(message).slice(0, 500);
 
 export class VersionScheduler {
-  readonly stats = new VersionStats();
   private readonly batcher: DynamicBatcher<Pending>;
   private readonly inputNames: string[];
 
@@ -51,6 +50,8 @@ export class VersionScheduler {
     private readonly spec: ModelSpec,
     private readonly pool: ModelPool,
     private readonly metrics?: ServerMetrics,
+    /** Shared with earlier loads of the same version, so its counters go on from where they were. */
+    readonly stats = new VersionStats(),
   ) {
     this.inputNames = spec.inputs.map((i) => i.name);
     this.batcher = new DynamicBatcher<Pending>(

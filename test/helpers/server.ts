@@ -23,7 +23,9 @@ export async function startServer(repository: string, extraArgs: readonly string
   const child = await startChild(
     process.execPath,
     [projectFile('dist', 'src', 'cli.js'), 'serve', '--model-repository', repository, '--host', '127.0.0.1',
-      '--http-port', '0', '--grpc-port', '0', '--admin-port', '0', '--state-dir', tempDir('state'), ...extraArgs],
+      '--http-port', '0', '--grpc-port', '0', '--admin-port', '0', '--state-dir', tempDir('state'),
+      // Stopped at once rather than after the 5 s a SIGTERM allows load balancers; a test's own flag wins (last one counts).
+      '--drain-delay', '0', ...extraArgs],
     (line) => line['msg'] === 'serving',
     env,
   );

@@ -160,7 +160,8 @@ describe('worker threads that die', () => {
 describe('graceful shutdown', () => {
   it('turns readiness off at once, answers every request in flight, then exits 0', async () => {
     const repository = writeRepository([{ entry: TEST_MODELS.slow, config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 16 } } }]);
-    const server = await startServer(repository);
+    // Readiness is asked on a new connection: the listener must still be open then.
+    const server = await startServer(repository, ['--drain-delay', '0.5']);
     const slow = () =>
       postJson(`${server.url}/v2/models/slow/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] });
     const inFlight = [slow(), slow(), slow()];
