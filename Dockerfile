@@ -1,4 +1,4 @@
-# Build: compile TypeScript and write the example models.
+# Build: compile the server (src/ only: bench/ and test/ are not shipped) and write the example models.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
@@ -6,8 +6,6 @@ RUN npm ci
 COPY tsconfig.json ./
 COPY protos ./protos
 COPY src ./src
-COPY bench ./bench
-COPY test ./test
 COPY models ./models
 RUN npm run build
 
@@ -18,9 +16,15 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev && npm cache clean --force
-COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/models ./models
 COPY protos ./protos
+# Route changes are saved under --state-dir; /app belongs to root, so the state gets a folder
+# of its own that the server's user owns. A named volume mounted here starts as this folder
+# (owned by node); a host folder mounted here must be writable by uid 1000.
+ENV BRISK_STATE_DIR=/app/state
+RUN mkdir -p /app/state && chown node:node /app/state
+VOLUME ["/app/state"]
 USER node
 EXPOSE 8000 8001 8002
 # SIGTERM: readiness fails at once, serving goes on for --drain-delay (5 s), then the

@@ -7,12 +7,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { fmt } from '../src/loadtool/format.js';
+import { machineInfo, reportHeading } from '../src/loadtool/machine.js';
+import { runRestLoad } from '../src/loadtool/rest-load.js';
+import { summarize } from '../src/loadtool/summary.js';
 import { projectFile } from '../src/project-files.js';
 import { startBrisk } from './lib/child-server.js';
-import { machineInfo } from './lib/machine.js';
-import { fmt, reportHeading } from './lib/report.js';
-import { runRestLoad } from './tool/rest-load.js';
-import { summarize } from './tool/summary.js';
 
 const { values: args } = parseArgs({
   options: {

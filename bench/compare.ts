@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { fmt } from '../src/loadtool/format.js';
 import type { LoadResult } from './lib/load.js';
-import { fmt } from './lib/report.js';
 
 interface ResultFile {
   /** REST baseline: per scenario, server and connection count; the load tool: per mode and load. */

@@ -5,20 +5,29 @@
  * a bare grpc-js echo server (the transport's ceiling), against this server on
  * the tiny model and on the compute-heavy model, and the heavy model's
  * in-process ONNX Runtime ceiling. Every call carries one row as raw contents,
- * as tritonclient sends it. h2load sees only HTTP statuses, so the server's own
- * inference counter is checked against the calls answered.
+ * as tritonclient sends it.
+ *
+ * h2load sees only HTTP statuses, and a failed gRPC call is an HTTP 200 with its
+ * grpc-status in the trailers. So grpc-status is counted by the server: this
+ * server's brisk_requests_total by outcome, read before and after each measured
+ * run (h2load's warm-up is a run of its own, before the first reading), gives
+ * the calls that succeeded; the throughput reported is theirs. One call to each
+ * target with a grpc-js client first checks that the frame h2load sends is
+ * answered OK (the echo server has no other failure: it answers every call).
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { credentials, Client, status } from '@grpc/grpc-js';
 import { loadServiceDefinitions } from '../src/grpc/protos.js';
+import { fmt } from '../src/loadtool/format.js';
+import { machineInfo, reportHeading } from '../src/loadtool/machine.js';
 import { projectFile } from '../src/project-files.js';
 import { measureCeiling } from './ceiling.js';
 import { startBrisk, startChild, type ChildServer } from './lib/child-server.js';
-import { h2loadAvailable, runGrpcLoad } from './lib/h2load.js';
+import { h2loadAvailable, runH2load, type GrpcLoadOptions } from './lib/h2load.js';
 import type { LoadResult } from './lib/load.js';
-import { machineInfo } from './lib/machine.js';
-import { fmt, medianRun, reportHeading } from './lib/report.js';
+import { medianRun } from './lib/report.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 
 const { values: args } = parseArgs({
@@ -50,39 +59,103 @@ function requestMessage(scenario: Scenario): Buffer {
   });
 }
 
-interface Row {
-  target: string;
-  runs: LoadResult[];
-  median: LoadResult;
-  inferencesCounted?: number;
+/** Calls a server finished, by grpc-status, by its own count. */
+interface StatusTally {
+  ok: number;
+  /** Answered with an error status, by outcome. */
+  failed: Record<string, number>;
+  /** Calls whose client went away first: here, calls in flight when h2load ended a run. Not answers. */
+  cancelled: number;
 }
 
+interface GrpcRun extends LoadResult {
+  /** h2load's own rate: every call answered with HTTP 200, whatever its grpc-status. */
+  h2loadRate: number;
+  /** By the server, over the measured run; undefined where the server keeps no count (the echo server). */
+  server?: StatusTally;
+}
 
-async function load(target: string, port: number, scenario: Scenario): Promise<Row> {
-  const runs: LoadResult[] = [];
+interface Row {
+  target: string;
+  runs: GrpcRun[];
+  median: GrpcRun;
+}
+
+/** One call with grpc-js carrying exactly the bytes h2load sends; throws unless it is answered OK. */
+function verifyCall(port: number, message: Buffer): Promise<void> {
+  const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
+  return new Promise<void>((resolve, reject) =>
+    client.makeUnaryRequest(METHOD, (b: Buffer) => b, (b: Buffer) => b, message, (error) => {
+      client.close();
+      if (error) reject(new Error(`${METHOD} on port ${port} answered ${status[error.code]}: ${error.details}`));
+      else resolve();
+    }),
+  );
+}
+
+/** This server's count of gRPC calls answered, by outcome (brisk_requests_total). */
+async function briskTally(httpPort: number): Promise<StatusTally> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const tally: StatusTally = { ok: 0, failed: {}, cancelled: 0 };
+  for (const [, labels, value] of text.matchAll(/^brisk_requests_total\{([^}]*)\} (\S+)$/gm)) {
+    if (!labels!.includes('protocol="grpc"') || !labels!.includes('role="primary"')) continue;
+    const outcome = /outcome="([^"]*)"/.exec(labels!)?.[1] ?? 'unknown';
+    if (outcome === 'success') tally.ok += Number(value);
+    else if (outcome === 'cancelled') tally.cancelled += Number(value);
+    else tally.failed[outcome] = (tally.failed[outcome] ?? 0) + Number(value);
+  }
+  return tally;
+}
+
+const failedCount = (t: StatusTally): number => Object.values(t.failed).reduce((a, b) => a + b, 0);
+
+/** The tally once calls cut off at the end of a run have been answered: two equal readings in a row. */
+async function settledTally(read: () => Promise<StatusTally>): Promise<StatusTally> {
+  let last = await read();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const next = await read();
+    if (next.ok === last.ok && failedCount(next) === failedCount(last) && next.cancelled === last.cancelled) return next;
+    last = next;
+  }
+}
+
+function difference(after: StatusTally, before: StatusTally): StatusTally {
+  const failed: Record<string, number> = {};
+  for (const [outcome, n] of Object.entries(after.failed)) {
+    const delta = n - (before.failed[outcome] ?? 0);
+    if (delta) failed[outcome] = delta;
+  }
+  return { ok: after.ok - before.ok, failed, cancelled: after.cancelled - before.cancelled };
+}
+
+async function load(target: string, port: number, scenario: Scenario, tally?: () => Promise<StatusTally>): Promise<Row> {
+  const options: GrpcLoadOptions = { host: '127.0.0.1', port, method: METHOD, message: requestMessage(scenario), connections, streamsPerConnection: streams, durationSeconds };
+  await verifyCall(port, requestMessage(scenario));
+  const runs: GrpcRun[] = [];
   for (let r = 0; r < repeat; r++) {
-    const result = await runGrpcLoad({
-      host: '127.0.0.1',
-      port,
-      method: METHOD,
-      message: requestMessage(scenario),
-      connections,
-      streamsPerConnection: streams,
-      durationSeconds,
-      warmupSeconds: 1,
-    });
-    runs.push(result);
-    process.stderr.write(`  ${target} run ${r + 1}: ${result.requestsPerSecond.toFixed(0)} calls/s p99 ${result.latencyMs.p99.toFixed(2)} ms\n`);
+    await runH2load({ ...options, durationSeconds: 1 });
+    const before = tally ? await settledTally(tally) : undefined;
+    const h2 = await runH2load(options);
+    const server = tally && before ? difference(await settledTally(tally), before) : undefined;
+    // Goodput: the calls h2load had answered, less those the server says failed.
+    const ok = server ? Math.max(0, h2.completed - failedCount(server)) : h2.completed;
+    const run: GrpcRun = {
+      connections: connections * streams,
+      requests: h2.completed,
+      requestsPerSecond: ok / h2.seconds,
+      errors: h2.failed,
+      non2xx: h2.non200 + (server ? failedCount(server) : 0),
+      latencyMs: h2.latencyMs,
+      h2loadRate: h2.completed / h2.seconds,
+      ...(server ? { server } : {}),
+    };
+    runs.push(run);
+    const failures = server ? `, ${failedCount(server)} failed by the server's count` : '';
+    process.stderr.write(`  ${target} run ${r + 1}: ${run.requestsPerSecond.toFixed(0)} OK calls/s${failures}, p99 ${run.latencyMs.p99.toFixed(2)} ms\n`);
   }
   return { target, runs, median: medianRun(runs) };
 }
-
-async function inferenceCount(httpPort: number, model: string): Promise<number> {
-  const response = await fetch(`http://127.0.0.1:${httpPort}/v2/models/${model}/stats`);
-  const body = (await response.json()) as { model_stats: { inference_count: number }[] };
-  return body.model_stats[0]!.inference_count;
-}
-
 
 async function main(): Promise<void> {
   if (!(await h2loadAvailable())) throw new Error('h2load is not installed (Debian: apt-get install nghttp2-client)');
@@ -105,22 +178,17 @@ async function main(): Promise<void> {
     await echo.stop();
   }
 
-  const brisk = await startBrisk();
+  const brisk = await startBrisk(['--metrics', 'true']);
   try {
-    const httpPort = brisk.ready['httpPort'] as number;
-    for (const scenario of [tiny, heavy]) {
-      const before = await inferenceCount(httpPort, scenario.model);
-      const row = await load(`brisk ModelInfer ${scenario.model}`, brisk.ready['grpcPort'] as number, scenario);
-      row.inferencesCounted = (await inferenceCount(httpPort, scenario.model)) - before;
-      rows.push(row);
-    }
+    const tally = () => briskTally(brisk.ready['httpPort'] as number);
+    for (const scenario of [tiny, heavy]) rows.push(await load(`brisk ModelInfer ${scenario.model}`, brisk.ready['grpcPort'] as number, scenario, tally));
   } finally {
     await brisk.stop();
   }
 
   const echoRate = rows[0]!.median.requestsPerSecond;
   const lines = [
-    '| target | calls/s (median) | runs min–max | p50 ms | p95 ms | p99 ms | non-200 | × echo | × ceiling |',
+    '| target | OK calls/s (median) | runs min–max | p50 ms | p95 ms | p99 ms | failed calls (gRPC status, HTTP or reset) | × echo | × ceiling |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((row) => {
       const m = row.median;
@@ -129,18 +197,31 @@ async function main(): Promise<void> {
       return `| ${row.target} | ${fmt(m.requestsPerSecond)} | ${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))} | ${fmt(m.latencyMs.p50, 2)} | ${fmt(m.latencyMs.p95, 2)} | ${fmt(m.latencyMs.p99, 2)} | ${m.non2xx + m.errors} | ${fmt(m.requestsPerSecond / echoRate, 2)} | ${vsCeiling} |`;
     }),
   ];
-  const checks = rows
-    .filter((r) => r.inferencesCounted !== undefined)
-    .map((r) => `- ${r.target}: the server counted ${fmt(r.inferencesCounted!)} successful inferences for ${fmt(r.runs.reduce((a, b) => a + b.requests, 0))} calls logged by h2load (warm-up calls are counted by the server only).`);
+  const sum = (runs: GrpcRun[], f: (r: GrpcRun) => number) => runs.reduce((a, r) => a + f(r), 0);
+  const checks = rows.map((row) => {
+    const h2loadLine = `h2load logged ${fmt(sum(row.runs, (r) => r.requests))} calls answered with HTTP 200 over the ${row.runs.length} measured runs`;
+    if (!row.runs.every((r) => r.server)) return `- ${row.target}: ${h2loadLine}; the echo server answers every call OK (checked with one grpc-js call).`;
+    const failed: Record<string, number> = {};
+    for (const r of row.runs) for (const [outcome, n] of Object.entries(r.server!.failed)) failed[outcome] = (failed[outcome] ?? 0) + n;
+    const ok = sum(row.runs, (r) => r.server!.ok);
+    const answered = ok + Object.values(failed).reduce((a, b) => a + b, 0);
+    const failures = Object.keys(failed).length ? Object.entries(failed).map(([k, n]) => `${k}: ${fmt(n)}`).join(', ') : 'none';
+    const unread = answered - sum(row.runs, (r) => r.requests);
+    return (
+      `- ${row.target}: ${h2loadLine}; the server counted ${fmt(ok)} OK, failed calls ${failures}. ` +
+      `Of the calls in flight when a run ended, the server answered ${fmt(unread)} after h2load had stopped reading and saw ${fmt(sum(row.runs, (r) => r.server!.cancelled))} cancelled.`
+    );
+  });
   const report = [
     ...reportHeading('gRPC baseline: brisk vs a bare grpc-js server vs in-process ONNX Runtime', command, machine),
-    `Load generator: h2load, ${connections} connections × ${streams} streams, unary ModelInfer with one row in raw_input_contents; ${durationSeconds} s per run after 1 s warm-up, median of ${repeat} runs; on the same cores as the server.`,
+    `Load generator: h2load, ${connections} connections × ${streams} streams, unary ModelInfer with one row in raw_input_contents; ${durationSeconds} s per run after a 1 s warm-up run, median of ${repeat} runs; on the same cores as the server.`,
+    'Calls/s counts calls that succeeded: h2load\'s calls answered with HTTP 200, less the calls the server counted as failed (a failed gRPC call is an HTTP 200 too). Latency is h2load\'s, over every call it had answered.',
     '',
-    `In-process ceiling for heavy_mlp: ${fmt(ceiling.rowsPerSecond)} rows/s (batch ${ceiling.batchSize}, ${ceiling.threads} thread(s) × ${ceiling.intraOpThreads} intra-op).`,
+    `In-process ceiling for heavy_mlp: ${fmt(ceiling.rowsPerSecond)} rows/s (batch ${ceiling.batchSize}, ${ceiling.threads} thread(s) × ${ceiling.intraOpThreads} intra-op, all threads over one window).`,
     '',
     ...lines,
     '',
-    'Every call answered by the server is checked against its own count of successful inferences:',
+    'grpc-status, by the server\'s own count over each measured run:',
     ...checks,
     '',
   ].join('\n');

@@ -1,24 +1,37 @@
 /**
  * The baseline: a naive inference server. node:http, one session.run per
  * request on the main thread, no batching, no worker threads. It shares our
- * request decoder and response encoder, so the comparison measures the serving
- * architecture, not the JSON code.
+ * request decoder and response encoder, and the ONNX Runtime session options
+ * this server gives the model (its config.json: intra-op threads, no spinning),
+ * so the comparison measures the serving architecture, not the JSON code or
+ * ONNX Runtime's defaults (intra-op threads spinning on every core, beside the
+ * load generator).
  *
  * node dist/bench/naive-server.js <model.onnx> <model-name> [port]
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { decodeInferRequest } from '../src/http/infer-request.js';
 import { encodeInferResponse } from '../src/http/infer-response.js';
 import { datatypeFromOrt, datatypeInfo } from '../src/tensor/datatypes.js';
 import { toServingError } from '../src/errors.js';
+import { modelConfigFileSchema } from '../src/models/model-config.js';
+import { sessionOptions } from '../src/runtime/session-options.js';
 
 const [modelPath, modelName, portArg] = process.argv.slice(2);
 if (!modelPath || !modelName) {
   console.error('usage: naive-server <model.onnx> <model-name> [port]');
   process.exit(2);
 }
-const session = await ort.InferenceSession.create(modelPath);
+// <model>/<version>/model.onnx: the model's config.json is two folders up.
+const configFile = path.join(path.dirname(path.dirname(modelPath)), 'config.json');
+const config = modelConfigFileSchema.parse(existsSync(configFile) ? JSON.parse(readFileSync(configFile, 'utf8')) : {});
+const session = await ort.InferenceSession.create(
+  modelPath,
+  sessionOptions({ intraOpThreads: config.intra_op_threads, intraOpSpinning: config.intra_op_spinning }, config.execution_providers),
+);
 
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];

@@ -9,11 +9,12 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { fmt } from '../src/loadtool/format.js';
+import { machineInfo, reportHeading } from '../src/loadtool/machine.js';
 import { projectFile } from '../src/project-files.js';
 import { startBrisk } from './lib/child-server.js';
 import { runLoad, type LoadResult } from './lib/load.js';
-import { machineInfo } from './lib/machine.js';
-import { fmt, medianRun, reportHeading } from './lib/report.js';
+import { medianRun } from './lib/report.js';
 import { requestBody, SCENARIOS } from './scenarios.js';
 
 const { values: args } = parseArgs({

@@ -12,10 +12,10 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { fmt } from '../src/loadtool/format.js';
+import { machineInfo, reportHeading } from '../src/loadtool/machine.js';
 import { projectFile } from '../src/project-files.js';
 import { lifecycleRun, SHUTDOWN_STEP, type LifecycleResult } from './lib/lifecycle-run.js';
-import { machineInfo } from './lib/machine.js';
-import { fmt, reportHeading } from './lib/report.js';
 import { phaseLatency, totalOf, type PhaseTally } from './lib/until-refused.js';
 import type { WarmupSample } from './lib/warmup-latency.js';
 

@@ -5,18 +5,20 @@
  * one-request-one-inference server (bench/naive-server.ts), and the in-process
  * ONNX Runtime ceiling (bench/ceiling.ts). The load generator (autocannon, in
  * this process) shares the machine's cores with the server under test, as it
- * does for every server compared. Each point is the median of --repeat runs.
+ * does for every server compared. Each point is the median of --repeat runs;
+ * throughput and latency are of 2xx answers only.
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { fmt } from '../src/loadtool/format.js';
+import { machineInfo, reportHeading } from '../src/loadtool/machine.js';
 import { projectFile } from '../src/project-files.js';
 import { measureCeiling, type CeilingResult } from './ceiling.js';
 import { startBrisk, startChild, type ChildServer } from './lib/child-server.js';
 import { runLoad, type LoadResult } from './lib/load.js';
-import { machineInfo } from './lib/machine.js';
-import { fmt, medianRun, reportHeading } from './lib/report.js';
+import { medianRun } from './lib/report.js';
 import { requestBody, SCENARIOS, type Scenario } from './scenarios.js';
 
 const { values: args } = parseArgs({
@@ -125,9 +127,11 @@ async function main(): Promise<void> {
   );
   const report = [
     ...reportHeading('REST baseline: brisk vs naive server vs in-process ONNX Runtime', command, machine),
-    `Load generator: autocannon in one process on the same cores as the server; ${durationSeconds} s per run after 1 s warm-up, median of ${repeat} runs. Each request is one row.`,
+    `Load generator: autocannon in one process on the same cores as the server; ${durationSeconds} s per run after 1 s warm-up, median of ${repeat} runs. Each request is one row. ` +
+      'req/s and latency are of 2xx answers only; "errors" counts the other answers and the failures.',
+    'The naive server runs ONNX Runtime with the session options this server gives the model (its config.json).',
     '',
-    'In-process ceiling (no HTTP, no queue):',
+    'In-process ceiling (no HTTP, no queue; all threads measured over one window):',
     ...ceilingLines,
     '',
     table(points, ceilings),

@@ -17,11 +17,11 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { fmt } from '../src/loadtool/format.js';
+import { machineInfo } from '../src/loadtool/machine.js';
 import { projectFile } from '../src/project-files.js';
 import { startBrisk } from './lib/child-server.js';
 import { runLoad } from './lib/load.js';
-import { machineInfo } from './lib/machine.js';
-import { fmt } from './lib/report.js';
 import { processRss, runSoak } from './lib/soak.js';
 import { requestBody, SCENARIOS } from './scenarios.js';
 

@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   }
   if (command === 'bench') {
     // The bench tool lives beside the server, not inside it: loaded only when asked for.
-    const tool = (await import(pathToFileURL(projectFile('dist', 'bench', 'tool', 'bench.js')).href)) as {
+    const tool = (await import(pathToFileURL(projectFile('dist', 'src', 'loadtool', 'bench.js')).href)) as {
       benchCommand(argv: string[]): Promise<string>;
     };
     console.log(await tool.benchCommand(rest));

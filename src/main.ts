@@ -64,7 +64,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const cores = os.availableParallelism();
   // The sources are read at scrape time, when `registry` and `service` exist.
   const metrics = config.metrics
-    ? new ServerMetrics(metricSources(() => registry, () => service, shadowStats, cores), {
+    ? new ServerMetrics(metricSources(() => registry, () => service, shadowStats, cores, budget), {
         pricePerHour: config.costPerHour,
         cores,
         startedAtMs: performance.now(),
@@ -72,6 +72,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     : undefined;
   const registry: ModelRegistry = new ModelRegistry(config.modelRepository, log, metrics, {
     drainTimeoutMs: config.drainTimeoutSeconds * 1000,
+    loadTimeoutMs: config.modelLoadTimeoutSecs * 1000,
     // A version a route targets or shadows is not unloaded (409) until the route stops using it.
     usedBy: (model, version) => routes.usedBy(model, version),
   });
@@ -120,9 +121,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
     log,
   );
-  await registry.loadAll();
+  // The poller's first snapshot comes before the first load reads the repository, so a change
+  // made while the server starts (a file still being copied in) is acted on afterwards.
   const poller =
     config.repositoryPollSecs > 0 ? new RepositoryPoller(config.modelRepository, registry, config.repositoryPollSecs * 1000, log) : undefined;
+  await registry.loadAll();
   poller?.start();
   routes.load(loadConfiguredRoutes(config.modelRepository, (model, version) => registry.servable(model, version), log));
   const admin = adminTokens.length
@@ -142,6 +145,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     service.draining = true;
     // No loads or unloads start once shutdown has begun.
     poller?.stop();
+    registry.refuseChanges();
     if (drainDelaySeconds > 0) await new Promise((r) => setTimeout(r, drainDelaySeconds * 1000));
     const deadline = performance.now() + drainTimeoutSeconds * 1000;
     admin?.close();
@@ -165,6 +169,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const hardDeadline = performance.now() + 60_000;
     while (registry.runningBatches() > 0 && performance.now() < hardDeadline) await new Promise((r) => setTimeout(r, 20));
     await registry.close();
+    // Requests that came on an idle connection after the quiet period have been answered
+    // (with an error once the models closed); the last of those answers leave first.
+    const lateDeadline = performance.now() + 2000;
+    while (http.openResponses() > 0 && performance.now() < lateDeadline) await new Promise((r) => setTimeout(r, 10));
     loadSignal.stop();
     await stopTracing();
     return drained;

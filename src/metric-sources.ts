@@ -2,6 +2,7 @@
  * What the metrics read from the serving core at scrape time. The metrics module
  * imports nothing of ours; this adapter, used only by main.ts, hands it plain figures.
  */
+import type { ByteBudget } from './inference/byte-budget.js';
 import type { InferenceService } from './inference/service.js';
 import type { ModelRegistry } from './models/registry.js';
 import type { MetricSources } from './observability/metrics.js';
@@ -12,9 +13,11 @@ export function metricSources(
   service: () => InferenceService,
   shadowStats: ShadowStatsTable,
   cores: number,
+  budget: ByteBudget,
 ): MetricSources {
   return {
     inFlight: () => service().inFlight,
+    heldBytes: () => budget.bytes,
     versions: () =>
       registry()
         .list()

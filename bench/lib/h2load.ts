@@ -1,15 +1,16 @@
 /**
  * gRPC load from h2load (nghttp2): unary calls as prepared HTTP/2 frames, many
  * streams on each connection. Written in C, it leaves the cores to the server
- * under test. It reads only HTTP statuses, so callers check gRPC results by
- * other means (the server's own counters).
+ * under test. It reads only HTTP statuses, and a gRPC error is an HTTP 200 with
+ * grpc-status in the trailers, so its counts and rate include failed calls:
+ * callers count grpc-status by other means (the server's own counters).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { percentile, type LoadResult } from './load.js';
+import { latencySummary, type LatencySummary } from '../../src/loadtool/samples.js';
 
 const run = promisify(execFile);
 
@@ -23,7 +24,19 @@ export interface GrpcLoadOptions {
   connections: number;
   streamsPerConnection: number;
   durationSeconds: number;
-  warmupSeconds: number;
+}
+
+/** What h2load saw of one run: calls by HTTP status only, whatever their grpc-status. */
+export interface H2loadRun {
+  /** Calls that got an HTTP answer (200 even when the call failed). */
+  completed: number;
+  non200: number;
+  /** Streams reset, connections lost. */
+  failed: number;
+  /** Seconds from the first call to the last. */
+  seconds: number;
+  /** Latency of every completed call, whatever its grpc-status. */
+  latencyMs: LatencySummary;
 }
 
 /** The gRPC length-prefixed message: a compression flag, a 4-byte big-endian length, the bytes. */
@@ -44,7 +57,8 @@ export async function h2loadAvailable(): Promise<boolean> {
   }
 }
 
-export async function runGrpcLoad(options: GrpcLoadOptions): Promise<LoadResult> {
+/** One h2load run with no warm-up of its own: a caller that reads server counters around it runs its warm-up as a run before. */
+export async function runH2load(options: GrpcLoadOptions): Promise<H2loadRun> {
   const dir = mkdtempSync(path.join(tmpdir(), 'brisk-h2load-'));
   try {
     const body = path.join(dir, 'request.bin');
@@ -56,7 +70,6 @@ export async function runGrpcLoad(options: GrpcLoadOptions): Promise<LoadResult>
         '-c', String(options.connections),
         '-m', String(options.streamsPerConnection),
         '-D', String(options.durationSeconds),
-        '--warm-up-time', String(options.warmupSeconds),
         '-d', body,
         '-H', 'content-type: application/grpc',
         '-H', 'te: trailers',
@@ -69,31 +82,23 @@ export async function runGrpcLoad(options: GrpcLoadOptions): Promise<LoadResult>
     // run ends have no HTTP status (h2load logs a negative one): unfinished, not failed.
     const lines = readFileSync(log, 'utf8').trim().split('\n').filter(Boolean);
     const samples: number[] = [];
-    let non2xx = 0;
+    let non200 = 0;
     for (const line of lines) {
       const [, statusText, elapsed] = line.split('\t');
       const httpStatus = Number(statusText);
       if (!(httpStatus >= 100)) continue;
-      if (httpStatus !== 200) non2xx += 1;
+      if (httpStatus !== 200) non200 += 1;
       samples.push(Number(elapsed) / 1000);
     }
-    const latencies = Float64Array.from(samples).sort();
     const failed = /(\d+) failed/.exec(stdout);
     const errored = /(\d+) errored/.exec(stdout);
-    const rate = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(stdout);
+    const finished = /finished in ([\d.]+)(m?s)/.exec(stdout);
     return {
-      connections: options.connections * options.streamsPerConnection,
-      requests: latencies.length,
-      requestsPerSecond: rate ? Number(rate[1]) : latencies.length / options.durationSeconds,
-      errors: Number(failed?.[1] ?? 0) + Number(errored?.[1] ?? 0),
-      non2xx,
-      latencyMs: {
-        p50: percentile(latencies, 0.5),
-        p90: percentile(latencies, 0.9),
-        p95: percentile(latencies, 0.95),
-        p99: percentile(latencies, 0.99),
-        max: latencies.length ? latencies[latencies.length - 1]! : Number.NaN,
-      },
+      completed: samples.length,
+      non200,
+      failed: Number(failed?.[1] ?? 0) + Number(errored?.[1] ?? 0),
+      seconds: finished ? Number(finished[1]) / (finished[2] === 'ms' ? 1000 : 1) : options.durationSeconds,
+      latencyMs: latencySummary(samples),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

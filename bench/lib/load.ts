@@ -1,9 +1,14 @@
 /**
- * Closed-loop HTTP load with autocannon's programmatic API. Latencies are kept
- * per response so that any percentile (autocannon reports no p95) comes from
- * the raw samples.
+ * HTTP load with autocannon's programmatic API, for the baselines. Latencies are
+ * kept per response so that any percentile (autocannon reports no p95) comes from
+ * the raw samples, and successes (2xx) are kept apart from other answers: the
+ * throughput is goodput, and a server refusing fast under overload does not look
+ * faster for it.
  */
 import autocannon from 'autocannon';
+import { latencySummary, SampleBuffer, type LatencySummary } from '../../src/loadtool/samples.js';
+
+export { percentile } from '../../src/loadtool/samples.js';
 
 export interface LoadOptions {
   url: string;
@@ -19,20 +24,19 @@ export interface LoadOptions {
 
 export interface LoadResult {
   connections: number;
+  /** Answers of any status. */
   requests: number;
+  /** Goodput: 2xx answers (gRPC: OK calls) a second. */
   requestsPerSecond: number;
   errors: number;
   non2xx: number;
-  latencyMs: { p50: number; p90: number; p95: number; p99: number; max: number };
+  /** Latency of the successes only. */
+  latencyMs: LatencySummary;
+  /** Latency of the non-2xx answers, apart; absent or NaN when there were none. */
+  non2xxLatencyMs?: LatencySummary;
 }
 
-export function percentile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index]!;
-}
-
-function run(options: LoadOptions, durationSeconds: number, onLatency?: (ms: number) => void): Promise<autocannon.Result> {
+function run(options: LoadOptions, durationSeconds: number, onResponse?: (status: number, ms: number) => void): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
@@ -46,35 +50,22 @@ function run(options: LoadOptions, durationSeconds: number, onLatency?: (ms: num
       },
       (error, result) => (error ? reject(error) : resolve(result)),
     );
-    if (onLatency) instance.on('response', (_client, _status, _bytes, responseTime: number) => onLatency(responseTime));
+    if (onResponse) instance.on('response', (_client, status: number, _bytes, responseTime: number) => onResponse(status, responseTime));
   });
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   if (options.warmupSeconds) await run(options, options.warmupSeconds);
-  let samples = new Float64Array(1 << 16);
-  let count = 0;
-  const result = await run(options, options.durationSeconds, (ms) => {
-    if (count === samples.length) {
-      const grown = new Float64Array(samples.length * 2);
-      grown.set(samples);
-      samples = grown;
-    }
-    samples[count++] = ms;
-  });
-  const sorted = samples.subarray(0, count).sort();
+  const successes = new SampleBuffer();
+  const others = new SampleBuffer();
+  const result = await run(options, options.durationSeconds, (status, ms) => (status >= 200 && status < 300 ? successes : others).push(ms));
   return {
     connections: options.connections,
     requests: result.requests.total,
-    requestsPerSecond: result.requests.total / result.duration,
+    requestsPerSecond: successes.length / result.duration,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
-    latencyMs: {
-      p50: percentile(sorted, 0.5),
-      p90: percentile(sorted, 0.9),
-      p95: percentile(sorted, 0.95),
-      p99: percentile(sorted, 0.99),
-      max: count ? sorted[count - 1]! : Number.NaN,
-    },
+    latencyMs: latencySummary(successes.values()),
+    non2xxLatencyMs: latencySummary(others.values()),
   };
 }

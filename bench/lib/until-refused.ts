@@ -7,7 +7,7 @@
  * hang-up or timeout), or refused.
  */
 import { Agent, request } from 'node:http';
-import { percentile } from './load.js';
+import { percentile } from '../../src/loadtool/samples.js';
 
 export interface PhaseTally {
   phase: string;

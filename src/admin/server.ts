@@ -8,11 +8,12 @@
  *   GET  /admin/audit                               every change
  *   POST /v2/repository/index                       every model version with its state and reason
  *   POST /v2/repository/models/{model}/load|unload  Triton's repository extension (see http/repository-routes.ts)
- * A stale If-Match gets 409; invalid input 400 and nothing changes.
+ * A stale If-Match gets 409; invalid input 400 and nothing changes; a route that
+ * does not exist 404 (for promote and rollback too, whatever If-Match says).
  */
 import { ServingError, invalidArgument } from '../errors.js';
 import { readBody } from '../http/body.js';
-import { addRepositoryRoutes } from '../http/repository-routes.js';
+import { addRepositoryRoutes, answerIndex } from '../http/repository-routes.js';
 import { send, sendError, sendJson, type Header, type ResponseState } from '../http/respond.js';
 import { uws, type HttpRequest, type HttpResponse } from '../http/uws.js';
 import type { InferenceService } from '../inference/service.js';
@@ -155,10 +156,7 @@ export function startAdminServer(deps: AdminDependencies, options: AdminServerOp
 
   app.post(
     '/v2/repository/index',
-    guarded((res, state) => {
-      res.onData(() => undefined);
-      sendJson(res, state, OK, deps.service.repositoryIndex());
-    }),
+    guarded((res, state, _token, { contentLength }) => answerIndex(res, state, contentLength, deps.service)),
   );
   addRepositoryRoutes(app, new RepositoryControl(deps.service, options.tokens, log), {
     via: 'admin',

@@ -47,6 +47,12 @@ export const OPTIONS = {
     help: 'rescan the model repository every N seconds and load, reload or unload what changed (0: off)',
     schema: z.coerce.number().min(0).max(86_400).default(0),
   },
+  modelLoadTimeoutSecs: {
+    flag: 'model-load-timeout',
+    env: 'BRISK_MODEL_LOAD_TIMEOUT',
+    help: 'seconds a model version may take to load and warm up; past it the load fails and nothing changes',
+    schema: z.coerce.number().min(1).max(86_400).default(300),
+  },
   shadowMaxInFlight: {
     flag: 'shadow-max-in-flight',
     env: 'BRISK_SHADOW_MAX_IN_FLIGHT',

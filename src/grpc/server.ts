@@ -21,11 +21,11 @@ import { ReflectionService } from '@grpc/reflection';
 import { RepositoryControl } from '../admin/repository-control.js';
 import type { AdminToken } from '../admin/tokens.js';
 import { invalidArgument, ServingError, toServingError } from '../errors.js';
-import type { ByteBudget } from '../inference/byte-budget.js';
+import { decodedTensorBytes, type ByteBudget, type Reservation } from '../inference/byte-budget.js';
 import type { InferenceService } from '../inference/service.js';
 import { Cancellation } from '../inference/types.js';
 import type { Logger } from '../observability/logger.js';
-import type { TensorData } from '../tensor/datatypes.js';
+import { estimateDeserializedBytes } from './deserialized-size.js';
 import { decodeGrpcInferRequest } from './infer-request.js';
 import { encodeGrpcInferResponse } from './infer-response.js';
 import type { GrpcModelInferRequest, GrpcModelInferResponse } from './messages.js';
@@ -52,8 +52,6 @@ export interface RunningGrpcServer {
 
 const INFERENCE_SERVICE = 'inference.GRPCInferenceService';
 
-const tensorBytes = (data: TensorData): number => (Array.isArray(data) ? data.reduce((sum, s) => sum + s.length, 0) : data.byteLength);
-
 function toStatus(error: unknown): Partial<ServerErrorResponse> {
   const serving = toServingError(error);
   return { code: GRPC_STATUS[serving.code], details: serving.message };
@@ -78,33 +76,27 @@ function service(grpcObject: GrpcObject, path: string): ServiceClientConstructor
   return node as ServiceClientConstructor;
 }
 
-/** Marks a message that could not be decoded; the handler answers INVALID_ARGUMENT. */
-const MALFORMED = Symbol('malformed');
-type MaybeMalformed<T> = T & { [MALFORMED]?: string };
-
 /**
- * grpc-js answers INTERNAL when a request cannot be decoded; a malformed message
- * is the client's mistake, so decoding failures are handed to the handler instead.
+ * The inference methods take their messages as received: the handler asks the byte
+ * budget before deserializing one (proto-loader builds two object trees, many times
+ * the message), and answers a malformed one INVALID_ARGUMENT itself (grpc-js would
+ * answer INTERNAL). Messages waiting to be read are only their bytes.
  */
-function tolerantDeserializers(definition: ServiceDefinition, methods: readonly string[]): ServiceDefinition {
+function deferredDeserializers(definition: ServiceDefinition, methods: readonly string[]): ServiceDefinition {
   return Object.fromEntries(
     Object.entries(definition).map(([method, original]) => [
       method,
-      !methods.includes(method)
-        ? original
-        : {
-            ...original,
-            requestDeserialize: (bytes: Buffer) => {
-              try {
-                return original.requestDeserialize(bytes);
-              } catch (error) {
-                return { [MALFORMED]: `malformed request message: ${error instanceof Error ? error.message : String(error)}` };
-              }
-            },
-          },
+      methods.includes(method) ? { ...original, requestDeserialize: (bytes: Buffer) => bytes } : original,
     ]),
   ) as ServiceDefinition;
 }
+
+/**
+ * Requests a ModelStreamInfer call may have unanswered. Past it, or while answers wait for
+ * the client to read them, the stream is not read: the requests stay on the client's side,
+ * held back by HTTP/2 flow control. Enough to keep batches full.
+ */
+const STREAM_MAX_IN_FLIGHT = 128;
 
 export async function startGrpcServer(inference: InferenceService, options: GrpcServerOptions, log: Logger): Promise<RunningGrpcServer> {
   const { definition, grpcObject } = loadServiceDefinitions();
@@ -114,20 +106,42 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     'grpc.max_concurrent_streams': options.maxConcurrentStreams,
   });
 
-  /** One inference from a decoded message; the same path for unary and streaming calls. */
+  const inferenceService = service(grpcObject, INFERENCE_SERVICE).service;
+  const deserialize = inferenceService['ModelInfer']!.requestDeserialize as (bytes: Buffer) => GrpcModelInferRequest;
+
+  /**
+   * A received message, deserialized once the byte budget holds room for it: a message that
+   * could never fit is RESOURCE_EXHAUSTED before any of it is built. Refusals are counted
+   * under no model (none is known yet).
+   */
+  const readMessage = (bytes: Buffer, reservation: Reservation): GrpcModelInferRequest => {
+    try {
+      reservation.grow(estimateDeserializedBytes(bytes));
+      try {
+        return deserialize(bytes);
+      } catch (error) {
+        throw invalidArgument(`malformed request message: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    } catch (error) {
+      inference.refused(undefined, 'grpc', error);
+      throw error;
+    }
+  };
+
+  /** One inference from a message; the same path for unary and streaming calls. The caller releases `reservation`. */
   const infer = async (
-    message: MaybeMalformed<GrpcModelInferRequest>,
+    message: GrpcModelInferRequest,
+    bytes: Buffer,
     call: ServerUnaryCall<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
     cancellation: Cancellation,
+    reservation: Reservation,
   ): Promise<{ message: GrpcModelInferResponse; servedBy?: string }> => {
-    if (message[MALFORMED]) throw invalidArgument(message[MALFORMED]);
     const routingKey = firstValue(call.metadata, 'x-routing-key');
-    // Unknown, unready and overloaded models are refused before the tensors are decoded, as over REST.
+    // Unknown, unready and overloaded models are refused before the tensors are decoded, as over REST (admit counts these).
     const admission = inference.admit(message.model_name, message.model_version || undefined, routingKey, 'grpc');
     const deadline = deadlineUs(call);
     const traceparent = firstValue(call.metadata, 'traceparent');
     let request;
-    let release;
     try {
       request = decodeGrpcInferRequest(message, {
         messageBytes: options.maxMessageBytes,
@@ -135,21 +149,18 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
         ...(routingKey ? { routingKey } : {}),
         ...(traceparent ? { traceparent } : {}),
       });
-      // The decoded tensors are what a queued call holds; they count until it is answered.
-      release = options.budget.reserve(request.inputs.reduce((sum, input) => sum + tensorBytes(input.data), 0));
     } catch (error) {
-      inference.release(admission);
+      inference.refused(admission, 'grpc', error);
       throw error;
     }
+    // A queued call holds its message and the tensors decoded out of it; proto-loader's trees are garbage by now.
+    reservation.set(bytes.length + decodedTensorBytes(request.inputs, bytes));
     request.cancellation = cancellation;
-    request.admission = admission;
-    let response;
-    try {
-      response = await inference.infer(request);
-    } finally {
-      release();
-    }
-    return { message: encodeGrpcInferResponse(response), ...(response.servedBy ? { servedBy: response.servedBy } : {}) };
+    const response = await inference.infer(request, admission);
+    const encoded = encodeGrpcInferResponse(response);
+    // The answer counts instead of the request until it is handed over.
+    reservation.set(encoded.raw_output_contents.reduce((sum, b) => sum + b.byteLength, 0));
+    return { message: encoded, ...(response.servedBy ? { servedBy: response.servedBy } : {}) };
   };
 
   const unary =
@@ -166,7 +177,7 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     if (!(error instanceof ServingError)) log.error({ err: error }, 'gRPC inference failed unexpectedly');
   };
 
-  server.addService(tolerantDeserializers(service(grpcObject, INFERENCE_SERVICE).service, ['ModelInfer', 'ModelStreamInfer']), {
+  server.addService(deferredDeserializers(inferenceService, ['ModelInfer', 'ModelStreamInfer']), {
     ServerLive: unary(() => ({ live: true })),
     ServerReady: unary(() => ({ ready: inference.readiness().ready })),
     ModelReady: unary((request: { name: string; version: string }) => {
@@ -183,50 +194,92 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
       inference.modelMetadata(request.name, request.version || undefined),
     ),
     ...repositoryMethods(inference, new RepositoryControl(inference, options.adminTokens, log)),
-    ModelInfer: (call: ServerUnaryCall<GrpcModelInferRequest, GrpcModelInferResponse>, callback: sendUnaryData<GrpcModelInferResponse>) => {
+    ModelInfer: (call: ServerUnaryCall<Buffer, GrpcModelInferResponse>, callback: sendUnaryData<GrpcModelInferResponse>) => {
+      const reservation = options.budget.reserve();
       const cancellation = new Cancellation();
       call.on('cancelled', () => cancellation.cancel());
-      infer(call.request, call, cancellation).then(
+      let message;
+      try {
+        message = readMessage(call.request, reservation);
+      } catch (error) {
+        reservation.release();
+        callback(toStatus(error));
+        return;
+      }
+      infer(message, call.request, call, cancellation, reservation).then(
         ({ message, servedBy }) => {
           // The target a route chose travels in the trailers, as a response header does over REST.
           const trailers = new Metadata();
           if (servedBy) trailers.set('x-served-by', servedBy);
           callback(null, message, trailers);
+          reservation.release();
         },
         (error: unknown) => {
+          reservation.release();
           logUnexpected(error);
           callback(toStatus(error));
         },
       );
     },
-    ModelStreamInfer: (call: ServerDuplexStream<GrpcModelInferRequest, unknown>) => {
+    ModelStreamInfer: (call: ServerDuplexStream<Buffer, unknown>) => {
       // Each request is answered on the stream as it finishes, in any order, with its id.
       const inFlight = new Set<Cancellation>();
+      // Held until grpc-js has handed the answer to HTTP/2; a cancelled call never calls back.
+      const unwritten = new Set<Reservation>();
+      let writesBlocked = false;
       let inputEnded = false;
+      // Reading stops while too many requests are unanswered or answers wait for the client to read.
+      const flow = (): void => {
+        if (writesBlocked || inFlight.size >= STREAM_MAX_IN_FLIGHT) call.pause();
+        else call.resume();
+      };
       const finishIfDone = (): void => {
         if (inputEnded && inFlight.size === 0 && !call.cancelled) call.end();
       };
+      const answer = (reply: unknown, reservation: Reservation): void => {
+        if (call.cancelled || call.destroyed) {
+          reservation.release();
+          return;
+        }
+        unwritten.add(reservation);
+        const more = call.write(reply, () => {
+          unwritten.delete(reservation);
+          reservation.release();
+        });
+        if (!more) writesBlocked = true;
+      };
+      call.on('drain', () => {
+        writesBlocked = false;
+        flow();
+      });
       call.on('cancelled', () => {
         for (const cancellation of inFlight) cancellation.cancel();
+        for (const reservation of unwritten) reservation.release();
       });
-      call.on('data', (message: GrpcModelInferRequest) => {
+      call.on('data', (bytes: Buffer) => {
+        const reservation = options.budget.reserve();
         const cancellation = new Cancellation();
         inFlight.add(cancellation);
-        infer(message, call, cancellation).then(
-          ({ message: response }) => {
-            if (!call.cancelled && !call.destroyed) call.write({ error_message: '', infer_response: response });
-          },
-          (error: unknown) => {
-            logUnexpected(error);
-            const reason = toServingError(error).message;
-            if (!call.cancelled && !call.destroyed) {
-              call.write({ error_message: reason, infer_response: { id: message.id ?? '' } });
-            }
-          },
-        ).finally(() => {
-          inFlight.delete(cancellation);
-          finishIfDone();
-        });
+        flow();
+        let id = '';
+        (async () => {
+          const message = readMessage(bytes, reservation);
+          id = message.id ?? '';
+          return (await infer(message, bytes, call, cancellation, reservation)).message;
+        })()
+          .then(
+            (response) => answer({ error_message: '', infer_response: response }, reservation),
+            (error: unknown) => {
+              reservation.release();
+              logUnexpected(error);
+              answer({ error_message: toServingError(error).message, infer_response: { id } }, reservation);
+            },
+          )
+          .finally(() => {
+            inFlight.delete(cancellation);
+            flow();
+            finishIfDone();
+          });
       });
       call.on('end', () => {
         inputEnded = true;

@@ -6,7 +6,7 @@
  * does not arrive whole in time is refused (a client trickling bytes holds a
  * buffer and a connection).
  */
-import { ServingError, invalidArgument } from '../errors.js';
+import { ServingError, invalidArgument, toServingError } from '../errors.js';
 import type { HttpResponse } from './uws.js';
 
 export function readBody(
@@ -16,6 +16,11 @@ export function readBody(
   onBody: (body: Buffer) => void,
   onError: (error: ServingError) => void,
   timeoutMs = 0,
+  /**
+   * Counts a chunked body's bytes as they arrive (a declared length is counted by
+   * the caller before reading); throws, as ByteBudget reservations do, to refuse it.
+   */
+  holdChunk?: (bytes: number) => void,
 ): void {
   let done = false;
   let timer: NodeJS.Timeout | undefined;
@@ -66,6 +71,12 @@ export function readBody(
       received += chunk.byteLength;
       if (received > limit) {
         fail(tooLarge(`more than ${limit}`));
+        return;
+      }
+      try {
+        holdChunk?.(chunk.byteLength);
+      } catch (error) {
+        fail(toServingError(error));
         return;
       }
       if (chunk.byteLength > 0) chunks.push(Buffer.copyBytesFrom(new Uint8Array(chunk)));

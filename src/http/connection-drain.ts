@@ -5,9 +5,10 @@
  * cannot be listed or closed when idle. Instead: once the listener is closed, every
  * response carries `Connection: close` and its connection is closed after it, so a
  * connection is never closed while a request on it may be in flight. Once no request
- * has arrived for QUIET_MS and no response is open, every connection still open has
- * been idle at least that long and the process may end: the kernel closes those
- * connections with a FIN, as any server's idle timeout would.
+ * has arrived for QUIET_MS, counted from the listener's close at the earliest, and no
+ * response is open, every connection still open has been idle at least that long and
+ * the process may end: the kernel closes those connections with a FIN, as any server's
+ * idle timeout would. A request that still comes before the process ends is answered.
  */
 import type { ResponseState, ResponseTracker } from './respond.js';
 
@@ -16,7 +17,7 @@ export const QUIET_MS = 1000;
 const CHECK_MS = 20;
 
 export class ConnectionDrain implements ResponseTracker {
-  /** Set when the listener closes. */
+  /** Set when the listener closes (close()). */
   closing = false;
   /** Responses begun and not yet ended or aborted. */
   private open = 0;
@@ -31,6 +32,18 @@ export class ConnectionDrain implements ResponseTracker {
 
   finished(): void {
     this.open -= 1;
+  }
+
+  /** The listener has closed: from now on every response closes its connection. */
+  close(): void {
+    this.closing = true;
+    // A connection used just before the close gets its full quiet period to send again.
+    this.lastArrival = performance.now();
+  }
+
+  /** Responses begun and not yet ended, for the last check before the process ends. */
+  get openResponses(): number {
+    return this.open;
   }
 
   /**

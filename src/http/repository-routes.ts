@@ -8,8 +8,9 @@
  */
 import { invalidArgument } from '../errors.js';
 import { refuseFileParameters, type ControlVia, type RepositoryControl } from '../admin/repository-control.js';
+import type { InferenceService } from '../inference/service.js';
 import { readBody } from './body.js';
-import { finish, send, sendError, type ResponseState } from './respond.js';
+import { finish, send, sendError, sendJson, type ResponseState } from './respond.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
 /** A config.json is a few kilobytes; a megabyte leaves room without inviting large bodies. */
@@ -58,6 +59,42 @@ export function parseLoadBody(body: Buffer): string | undefined {
     throw invalidArgument(`parameters.config must be a string holding the config.json text, not ${describe(config)}`);
   }
   return config;
+}
+
+/** Triton's index body: optional `{"ready": true}` lists only the versions that are READY. */
+export function parseIndexBody(body: Buffer): { ready: boolean } {
+  const text = body.toString('utf8');
+  if (text.trim() === '') return { ready: false };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw invalidArgument('body is not valid JSON');
+  }
+  if (!isObject(raw)) throw invalidArgument(`body must be a JSON object, not ${describe(raw)}`);
+  const ready = raw['ready'] ?? false;
+  if (typeof ready !== 'boolean') throw invalidArgument(`ready must be true or false, not ${describe(ready)}`);
+  return { ready };
+}
+
+/** Answers `POST /v2/repository/index` (whoever may ask has been checked): reads the body, then the index. */
+export function answerIndex(res: HttpResponse, state: ResponseState, contentLength: string, service: Pick<InferenceService, 'repositoryIndex'>): void {
+  readBody(
+    res,
+    contentLength,
+    MAX_REPOSITORY_BODY,
+    (body) => {
+      try {
+        const { ready } = parseIndexBody(body);
+        const entries = service.repositoryIndex();
+        sendJson(res, state, '200 OK', ready ? entries.filter((e) => e.state === 'READY') : entries);
+      } catch (error) {
+        sendError(res, state, error);
+      }
+    },
+    (error) => sendError(res, state, error, true),
+    BODY_TIMEOUT_MS,
+  );
 }
 
 export function addRepositoryRoutes(app: TemplatedApp, control: RepositoryControl, options: RepositoryRouteOptions): void {

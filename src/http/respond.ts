@@ -2,7 +2,8 @@
  * Writing responses on uWebSockets.js. A response may be written only while the
  * client is connected, inside cork() when it happens after an await, and large
  * bodies go out at the pace the client reads (tryEnd + onWritable) rather than
- * piling up in memory.
+ * piling up in memory. A response is finished when its last byte is handed to
+ * uWS or its client went: only then is what it holds given back (onFinish).
  */
 import { ServingError, toServingError } from '../errors.js';
 import type { HttpResponse } from './uws.js';
@@ -14,6 +15,8 @@ export interface ResponseState {
   finished: boolean;
   /** The server's view of its responses, for closing connections at shutdown (see connection-drain.ts). */
   tracker?: ResponseTracker;
+  /** Called once with finish(): gives back what the response held (its bytes in the budget). */
+  onFinish?: () => void;
 }
 
 export interface ResponseTracker {
@@ -28,6 +31,7 @@ export function finish(state: ResponseState): void {
   if (state.finished) return;
   state.finished = true;
   state.tracker?.finished();
+  state.onFinish?.();
 }
 
 export type Header = readonly [name: string, value: string];

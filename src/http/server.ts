@@ -5,15 +5,15 @@
 import { RepositoryControl } from '../admin/repository-control.js';
 import type { AdminToken } from '../admin/tokens.js';
 import { ServingError } from '../errors.js';
-import type { ByteBudget } from '../inference/byte-budget.js';
-import type { InferenceService } from '../inference/service.js';
-import { Cancellation, type Admission } from '../inference/types.js';
+import { decodedTensorBytes, type ByteBudget } from '../inference/byte-budget.js';
+import type { Admission, InferenceService } from '../inference/service.js';
+import { Cancellation } from '../inference/types.js';
 import type { Logger } from '../observability/logger.js';
 import { readBody } from './body.js';
 import { ConnectionDrain } from './connection-drain.js';
-import { decodeInferRequest } from './infer-request.js';
+import { decodeInferRequest, estimateDecodedBytes } from './infer-request.js';
 import { encodeInferResponse } from './infer-response.js';
-import { addRepositoryRoutes } from './repository-routes.js';
+import { addRepositoryRoutes, answerIndex } from './repository-routes.js';
 import { finish, send, sendError, sendJson, type ResponseState } from './respond.js';
 import { statsJson } from './stats-json.js';
 import { uws, type HttpRequest, type HttpResponse, type us_listen_socket } from './uws.js';
@@ -40,6 +40,8 @@ export interface RunningHttpServer {
    * performance.now() time): true if every response had ended by then.
    */
   close(deadline: number): Promise<boolean>;
+  /** Responses begun and not yet ended: requests that came after the quiet period are answered too. */
+  openResponses(): number;
 }
 
 const OK = '200 OK';
@@ -106,9 +108,10 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
   });
   modelGet('/stats', (res, state, model, version) => sendJson(res, state, OK, statsJson(service.stats(model, version))));
 
-  app.post('/v2/repository/index', (res) => {
-    res.onData(() => undefined);
-    sendJson(res, drain.begin(), OK, service.repositoryIndex());
+  app.post('/v2/repository/index', (res, req) => {
+    const state = drain.begin();
+    res.onAborted(() => finish(state));
+    answerIndex(res, state, req.getHeader('content-length'), service);
   });
   addRepositoryRoutes(app, new RepositoryControl(service, options.adminTokens, log), { via: 'rest', begin: () => drain.begin() });
 
@@ -122,30 +125,40 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
     const traceparent = req.getHeader('traceparent');
     const state = drain.begin();
     const cancellation = new Cancellation();
-    // A body's bytes count against the budget from before it is read until the answer goes out.
-    let release = (): void => undefined;
+    // The request's bytes in the budget: its body from before it is read, its decoding, then its
+    // answer until the last byte is handed to uWS. Every way a response ends releases them (finish).
+    const reservation = options.budget.reserve();
+    state.onFinish = () => reservation.release();
+    let admission: Admission | undefined;
     res.onAborted(() => {
       finish(state);
-      release();
+      service.release(admission);
       cancellation.cancel();
     });
     const declaredLength = /^\d{1,15}$/.test(contentLength) ? Number(contentLength) : undefined;
-    let admission: Admission | undefined;
+    /** Answers a request that ends before infer: counted, and its admission given back. */
+    const refuse = (error: unknown, closeConnection = false): void => {
+      if (state.finished) return;
+      service.refused(admission, 'rest', error);
+      sendError(res, state, error, closeConnection);
+    };
+    // A request refused before its body is read: the body is discarded as it arrives, so the connection
+    // stays usable, unless it could be long: then the connection is dropped rather than read to its end.
+    const dropUnread = declaredLength === undefined || declaredLength > options.maxBodyBytes;
     try {
-      // Refused before the body is read or decoded: unknown, unready and overloaded models.
+      // Unknown, unready and overloaded models (admit counts these).
       admission = service.admit(modelName, modelVersion, routingKey || undefined, 'rest');
-      const releaseBytes = options.budget.reserve(declaredLength ?? options.maxBodyBytes);
-      // Also gives back the admission's lease when the request ends before infer does.
-      release = () => {
-        releaseBytes();
-        service.release(admission);
-      };
     } catch (error) {
-      service.release(admission);
-      // The body is discarded as it arrives, so the connection stays usable, unless it
-      // could be long: then the connection is dropped rather than read to its end.
       res.onData(() => undefined);
-      sendError(res, state, error, declaredLength === undefined || declaredLength > options.maxBodyBytes);
+      sendError(res, state, error, dropUnread);
+      return;
+    }
+    try {
+      // A chunked body is counted as it arrives (readBody); one over --max-body-bytes is refused there.
+      if (declaredLength !== undefined && declaredLength <= options.maxBodyBytes) reservation.grow(declaredLength);
+    } catch (error) {
+      res.onData(() => undefined);
+      refuse(error, dropUnread);
       return;
     }
     readBody(
@@ -155,22 +168,27 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
       (body) => {
         let request;
         try {
+          // Decoding makes a string, a tree and tensors out of the body, several times its size:
+          // budgeted before any of it is allocated (see estimateDecodedBytes).
+          reservation.grow(estimateDecodedBytes(body, headerLength, reservation.room));
           request = decodeInferRequest(body, { modelName, headerLength, ...(modelVersion !== undefined ? { modelVersion } : {}) });
         } catch (error) {
-          release();
-          sendError(res, state, error);
+          refuse(error);
           return;
         }
+        // A queued request holds its body and the tensors decoded out of it; the parse's garbage is not counted.
+        reservation.set(body.length + decodedTensorBytes(request.inputs, body));
         request.cancellation = cancellation;
         if (routingKey) request.routingKey = routingKey;
-        request.admission = admission;
         if (traceparent) request.traceparent = traceparent;
-        service.infer(request).then(
+        service.infer(request, admission).then(
           (response) => {
-            release();
             if (state.finished) return;
             try {
               const encoded = encodeInferResponse(response);
+              // The answer counts instead of the request until it is written: a client that does
+              // not read holds it, and should hold the budget too.
+              reservation.set(encoded.body.length);
               if (response.servedBy) encoded.headers.push(['x-served-by', response.servedBy]);
               send(res, state, OK, encoded.body, encoded.contentType, encoded.headers);
             } catch (error) {
@@ -178,18 +196,15 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
             }
           },
           (error: unknown) => {
-            release();
             if (!(error instanceof ServingError)) log.error({ err: error, model: modelName }, 'inference failed unexpectedly');
             sendError(res, state, error);
           },
         );
       },
       // Refused bodies are not read further: answer and drop the connection.
-      (error) => {
-        release();
-        sendError(res, state, error, true);
-      },
+      (error) => refuse(error, true),
       options.bodyTimeoutMs,
+      (bytes) => reservation.grow(bytes),
     );
   };
   app.post('/v2/models/:model/infer', infer(false));
@@ -211,10 +226,11 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
       resolve({
         port,
         close: (deadline) => {
-          drain.closing = true;
+          drain.close();
           uws.us_listen_socket_close(socket);
           return drain.quiet(deadline);
         },
+        openResponses: () => drain.openResponses,
       });
     });
   });

@@ -31,12 +31,13 @@ export function tritonModelStats({ name, version, stats }: VersionStatsReport) {
 export function statsJson(reports: readonly VersionStatsReport[]): unknown {
   return {
     model_stats: reports.map((report) => {
-      const { stats, recent, cost } = report;
+      const { stats, recent, recentShadow, cost } = report;
       return {
         ...tritonModelStats(report),
         dropped: { ...stats.dropped },
         average_batch_size: stats.executionCount ? stats.inferenceCount / stats.executionCount : 0,
         ...(recent ? { recent_latency_seconds: { window_seconds: RECENT_WINDOW_SECONDS, ...recent } } : {}),
+        ...(recentShadow?.count ? { recent_shadow_latency_seconds: { window_seconds: RECENT_WINDOW_SECONDS, ...recentShadow } } : {}),
         ...(cost ? { cost_per_1k_inferences: cost } : {}),
       };
     }),

@@ -3,23 +3,36 @@
  * request type and render what it returns; it knows nothing of HTTP or gRPC.
  */
 import { toServingError } from '../errors.js';
-import type { ModelRegistry, ReadinessReport } from '../models/registry.js';
+import type { ModelRegistry, ReadinessReport, ServingVersion } from '../models/registry.js';
 import type { Role, ServerMetrics } from '../observability/metrics.js';
 import { endSpan, startRequestSpan } from '../observability/tracing.js';
 import type { Percentiles } from '../observability/windowed-histogram.js';
-import type { Router } from '../routing/router.js';
+import type { RouteDecision, Router } from '../routing/router.js';
 import { ShadowRunner } from '../routing/shadow-runner.js';
 import type { VersionStats } from '../scheduling/version-stats.js';
-import type { Admission, InferRequest, InferResponse, ModelMetadata, Protocol, ServerMetadata } from './types.js';
+import type { InferRequest, InferResponse, ModelMetadata, Protocol, ServerMetadata } from './types.js';
 import { validateRequest } from './validate.js';
 
 export const PLATFORM = 'onnxruntime_onnx';
+
+/**
+ * A request admitted before its body was read or its tensors decoded: the route
+ * decision and the version load it was checked at. The load holds a lease until
+ * the request is answered (or released unanswered), so it is not closed under it.
+ */
+export interface Admission {
+  route?: RouteDecision;
+  target: ServingVersion;
+  released: boolean;
+}
 
 export interface VersionStatsReport {
   name: string;
   version: string;
   stats: VersionStats;
+  /** What clients waited for (primary and canary); shadow copies are in `recentShadow`. */
   recent?: Percentiles;
+  recentShadow?: Percentiles;
   cost?: { compute: number; allocated: number };
 }
 
@@ -89,19 +102,39 @@ export class InferenceService {
    * unknown or unready model, or one whose queue is full (OVERLOADED, counted as if
    * refused at the queue). Under overload a refusal must cost little, or refusing
    * the excess takes the I/O thread from the requests that are served. A route is
-   * decided here and checked at its target. The admission is carried by the request
-   * (`request.admission`) so it is served where it was admitted, and holds a lease on
+   * decided here and checked at its target. The admission is handed to infer with the
+   * request, so that it is served where it was admitted, and holds a lease on
    * that version load: whoever admits must pass it to infer, or release it.
    */
   admit(name: string, version: string | undefined, routingKey: string | undefined, protocol: Protocol): Admission {
-    const route = this.routing?.router.decide(name, version, routingKey);
-    const target = route ? this.registry.findReady(route.model, route.version) : this.registry.findReady(name, version);
+    let route;
+    let target;
+    try {
+      route = this.routing?.router.decide(name, version, routingKey);
+      target = route ? this.registry.findReady(route.model, route.version) : this.registry.findReady(name, version);
+    } catch (error) {
+      this.refused(undefined, protocol, error);
+      throw error;
+    }
     if (target.scheduler.full) {
       this.metrics?.requestDone(target.name, target.version, protocol, route?.role ?? 'primary', 'overloaded', 0);
       throw target.scheduler.refuse();
     }
     target.leases += 1;
     return route ? { route, target, released: false } : { target, released: false };
+  }
+
+  /**
+   * Counts a request answered with `error` before it reached infer (refused at admission, or
+   * its body too large, too slow, malformed or without room in the byte budget) and gives back
+   * its admission. Without one no served model was known yet: it is counted under model=""
+   * version="", so a name a client made up never becomes a series.
+   */
+  refused(admission: Admission | undefined, protocol: Protocol, error: unknown): void {
+    this.release(admission);
+    const target = admission?.target;
+    const outcome = toServingError(error).code.toLowerCase();
+    this.metrics?.requestDone(target?.name ?? '', target?.version ?? '', protocol, admission?.route?.role ?? 'primary', outcome, 0);
   }
 
   /** Gives back an admission's lease; idempotent, and done by infer when it answers. */
@@ -111,7 +144,8 @@ export class InferenceService {
     admission.target.leases -= 1;
   }
 
-  async infer(request: InferRequest): Promise<InferResponse> {
+  /** Serves one request; `admission` is what admit() gave for it, if it was admitted first. */
+  async infer(request: InferRequest, admission?: Admission): Promise<InferResponse> {
     this.inFlight += 1;
     const span = startRequestSpan(
       request.protocol === 'grpc' ? 'inference.GRPCInferenceService/ModelInfer' : 'POST /v2/models/{model}/infer',
@@ -120,7 +154,7 @@ export class InferenceService {
     );
     if (span) request.traceSpan = span;
     try {
-      const response = await this.route(request);
+      const response = await this.route(request, admission);
       span?.setAttributes({ 'brisk.served_by': response.servedBy ?? `${response.modelName}/${response.modelVersion}`, 'brisk.version': response.modelVersion });
       endSpan(span);
       return response;
@@ -130,20 +164,21 @@ export class InferenceService {
       throw error;
     } finally {
       this.inFlight -= 1;
-      this.release(request.admission);
+      this.release(admission);
     }
   }
 
   /** A route name is resolved to a target; sampled shadows get copies that run beside the primary. */
-  private async route(request: InferRequest): Promise<InferResponse> {
-    const decision = request.admission ? request.admission.route : this.routing?.router.decide(request.modelName, request.modelVersion, request.routingKey);
-    if (!this.routing || !decision) return this.run(request);
+  private async route(request: InferRequest, admission: Admission | undefined): Promise<InferResponse> {
+    const decision = admission ? admission.route : this.routing?.router.decide(request.modelName, request.modelVersion, request.routingKey);
+    const admitted = admission?.target;
+    if (!this.routing || !decision) return this.run(request, 'primary', admitted);
     const { shadows } = this.routing;
     // Copied before the primary is queued: the batcher hands the primary's buffers to a worker.
     const copies = decision.shadows
       .filter((shadow) => shadows.admit(decision.route, shadow))
       .map((shadow) => ({ shadow, copy: ShadowRunner.copyRequest(request, shadow) }));
-    const primary = this.run({ ...request, modelName: decision.model, modelVersion: decision.version }, decision.role);
+    const primary = this.run({ ...request, modelName: decision.model, modelVersion: decision.version }, decision.role, admitted);
     for (const { shadow, copy } of copies) {
       shadows.run(decision.route, shadow, copy, primary.then((r) => r.outputs, () => undefined), request.traceSpan);
     }
@@ -152,12 +187,12 @@ export class InferenceService {
   }
 
   /** One request on one model version, counted in the metrics with its outcome. */
-  private async run(request: InferRequest, role: Role = 'primary'): Promise<InferResponse> {
+  private async run(request: InferRequest, role: Role = 'primary', admitted?: ServingVersion): Promise<InferResponse> {
     const started = performance.now();
     // Labels only from served models: a name a client made up never becomes a series.
     let labels = { model: '', version: '' };
     try {
-      const response = await this.runOnModel(request, (model, version) => (labels = { model, version }));
+      const response = await this.runOnModel(request, admitted, (model, version) => (labels = { model, version }));
       this.metrics?.requestDone(labels.model, labels.version, request.protocol, role, 'success', (performance.now() - started) / 1000);
       return response;
     } catch (error) {
@@ -166,9 +201,12 @@ export class InferenceService {
     }
   }
 
-  private async runOnModel(request: InferRequest, resolved: (model: string, version: string) => void): Promise<InferResponse> {
+  private async runOnModel(
+    request: InferRequest,
+    admitted: ServingVersion | undefined,
+    resolved: (model: string, version: string) => void,
+  ): Promise<InferResponse> {
     // The load admission checked, unless it has closed since (past its drain timeout): then the one in place.
-    const admitted = request.admission?.target;
     const model = admitted && !admitted.closed ? admitted : this.registry.findReady(request.modelName, request.modelVersion);
     resolved(model.name, model.version);
     const scheduled = validateRequest(request, model.spec);
@@ -198,7 +236,7 @@ export class InferenceService {
           name: v.name,
           version: v.version,
           stats: v.scheduler.stats,
-          ...(this.metrics ? { recent: this.metrics.recent(v.name, v.version) } : {}),
+          ...(this.metrics ? { recent: this.metrics.recent(v.name, v.version), recentShadow: this.metrics.recent(v.name, v.version, 'shadow') } : {}),
           ...(cost ? { cost: { compute: cost.compute, allocated: cost.allocated } } : {}),
         },
       ];

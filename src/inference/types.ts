@@ -3,8 +3,6 @@
  * renders. REST and gRPC differ only in how they get here.
  */
 import type { Span } from '../observability/tracing.js';
-import type { ServingVersion } from '../models/registry.js';
-import type { RouteDecision } from '../routing/router.js';
 import type { Datatype, TensorData } from '../tensor/datatypes.js';
 
 export type ParameterValue = string | number | boolean;
@@ -45,12 +43,12 @@ export interface InferRequest {
   deadlineUs?: number;
   /** Sticky-routing key from `x-routing-key` (header or metadata). */
   routingKey?: string;
-  /** What admission decided: the request is served there (see InferenceService.admit). */
-  admission?: Admission;
   /** W3C trace context from the `traceparent` header or metadata. */
   traceparent?: string;
   /** This request's span, when tracing is on; set by the service. */
   traceSpan?: Span;
+  /** Set by the server, never from the wire: wait at the model's lowest priority level (shadow copies). */
+  lowestPriority?: boolean;
 }
 
 /**
@@ -58,17 +56,6 @@ export interface InferRequest {
  * time and no event objects: it is created for every request on the hot path,
  * where AbortController and EventTarget cost more than the rest of admission.
  */
-/**
- * A request admitted before its body was read or its tensors decoded: the route
- * decision and the version load it was checked at. The load holds a lease until
- * the request is answered (or released unanswered), so it is not closed under it.
- */
-export interface Admission {
-  route?: RouteDecision;
-  target: ServingVersion;
-  released: boolean;
-}
-
 export class Cancellation {
   private cancelledFlag = false;
   private listener: (() => void) | undefined;

@@ -9,13 +9,33 @@ import type { ScheduledRequest } from '../scheduling/version-scheduler.js';
 import { formatShape } from '../tensor/shape.js';
 import type { InferRequest, InputTensor, ParameterValue } from './types.js';
 
-/** Above this a timeout or priority is a mistake, not a wish. */
+/** Above this a timeout is a mistake, not a wish. */
 const MAX_PARAMETER_INTEGER = 2 ** 31 - 1;
+
+/** A client's value in a message: enough to recognise it, never the size the client chose. */
+const shown = (value: ParameterValue): string => JSON.stringify(value).slice(0, 40);
 
 function integerParameter(name: string, value: ParameterValue | undefined): number {
   if (value === undefined) return 0;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_PARAMETER_INTEGER) {
-    throw invalidArgument(`parameter ${name} must be an integer in [0, ${MAX_PARAMETER_INTEGER}], got ${JSON.stringify(value)}`);
+    throw invalidArgument(`parameter ${name} must be an integer in [0, ${MAX_PARAMETER_INTEGER}], got ${shown(value)}`);
+  }
+  return value;
+}
+
+/**
+ * The request's priority level (Triton's schedule policy): `priority` 1 (the
+ * highest) to the model's priority_levels, or 0 or none for its default level.
+ * A shadow copy waits at the lowest level.
+ */
+function priorityLevel(request: InferRequest, spec: ModelSpec): number {
+  if (request.lowestPriority) return spec.priorityLevels;
+  const value = request.parameters['priority'];
+  if (value === undefined || value === 0) return spec.defaultPriorityLevel;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > spec.priorityLevels) {
+    throw invalidArgument(
+      `parameter priority must be an integer in [0, ${spec.priorityLevels}] for model ${spec.name}: a level from 1 (the highest) to its priority_levels ${spec.priorityLevels}, or 0 for its default level ${spec.defaultPriorityLevel}; got ${shown(value)}`,
+    );
   }
   return value;
 }
@@ -88,7 +108,7 @@ export function validateRequest(request: InferRequest, spec: ModelSpec): Schedul
   // The tightest of the request's own timeout and its transport deadline; the model's default otherwise.
   const limits = [integerParameter('timeout', request.parameters['timeout']), request.deadlineUs ?? 0].filter((t) => t > 0);
   const timeoutUs = limits.length ? Math.min(...limits) : spec.defaultTimeoutUs;
-  const priority = integerParameter('priority', request.parameters['priority']) || 1;
+  const priority = priorityLevel(request, spec);
   // Only requests whose non-batch dimensions agree can be concatenated.
   const signature = spec.variableInnerDims ? ordered.map((t) => t.shape.slice(1).join('x')).join('|') : '';
 

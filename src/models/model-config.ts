@@ -48,6 +48,9 @@ const warmupSample = z
   })
   .strict();
 
+/** Each batcher decision looks at every level of every signature waiting: levels are few, never thousands. */
+export const MAX_PRIORITY_LEVELS = 100;
+
 export const EXECUTION_PROVIDERS = ['cuda', 'cpu'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
@@ -62,6 +65,10 @@ export const modelConfigFileSchema = z
         max_queue_size: int().min(1).max(1_000_000).default(1024),
         /** 0: no default; a request's own `timeout` parameter still applies. */
         default_timeout_us: int().min(0).default(0),
+        /** Triton's: a request's `priority` is a level from 1 (the highest) to this. */
+        priority_levels: int().min(1).max(MAX_PRIORITY_LEVELS).default(2),
+        /** The level of a request that gives no priority (or 0). */
+        default_priority_level: int().min(1).default(1),
       })
       .strict()
       .prefault({}),
@@ -88,6 +95,14 @@ export const modelConfigFileSchema = z
   .strict()
   .check((ctx) => {
     const { max_batch_size: max, dynamic_batching: batching } = ctx.value;
+    if (batching.default_priority_level > batching.priority_levels) {
+      ctx.issues.push({
+        code: 'custom',
+        input: batching.default_priority_level,
+        path: ['dynamic_batching', 'default_priority_level'],
+        message: `${batching.default_priority_level} is larger than priority_levels ${batching.priority_levels}`,
+      });
+    }
     if (max === undefined) return;
     batching.preferred_batch_sizes.forEach((size, i) => {
       if (size > max) {

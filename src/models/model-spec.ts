@@ -21,6 +21,10 @@ export interface ModelSpec {
   maxQueueDelayUs: number;
   maxQueueSize: number;
   defaultTimeoutUs: number;
+  /** Requests carry a priority level from 1 (the highest) to this. */
+  priorityLevels: number;
+  /** The level of a request that gives no priority (or 0). */
+  defaultPriorityLevel: number;
   instances: number;
   /** 0: no limit. */
   batchTimeoutMs: number;
@@ -90,6 +94,8 @@ export function resolveModelSpec(
     maxQueueDelayUs: batching.max_queue_delay_us,
     maxQueueSize: batching.max_queue_size,
     defaultTimeoutUs: batching.default_timeout_us,
+    priorityLevels: batching.priority_levels,
+    defaultPriorityLevel: batching.default_priority_level,
     instances: config.instances,
     batchTimeoutMs: config.batch_timeout_ms,
     intraOpThreads: config.intra_op_threads,

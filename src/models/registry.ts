@@ -11,6 +11,7 @@ import path from 'node:path';
 import { hidePaths, invalidArgument, notFound, ServingError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
+import type { DescribeResult } from '../runtime/messages.js';
 import { ModelPool, PoolCounters } from '../runtime/model-pool.js';
 import { VersionScheduler } from '../scheduling/version-scheduler.js';
 import { VersionStats } from '../scheduling/version-stats.js';
@@ -70,11 +71,18 @@ export interface ReadinessReport {
 export interface RegistryOptions {
   /** Longest a replaced or unloaded version may take to finish what it admitted. */
   drainTimeoutMs: number;
+  /** Longest a version may take to load and warm up; past it the load fails. */
+  loadTimeoutMs: number;
   /** The route that targets or shadows a model version, if any: such a version is not unloaded. */
   usedBy?: (model: string, version: string) => string | undefined;
 }
 
 const DRAIN_CHECK_MS = 10;
+/** A reason is shown in the index, readiness and logs: a huge invalid config must not make a huge one. */
+const MAX_REASON_LENGTH = 2000;
+
+export const bounded = (reason: string): string =>
+  reason.length > MAX_REASON_LENGTH ? `${reason.slice(0, MAX_REASON_LENGTH)}… (${reason.length - MAX_REASON_LENGTH} more characters)` : reason;
 
 const newVersion = (name: string, version: string, state: ModelState, reason?: string): ModelVersion => ({
   name,
@@ -97,13 +105,24 @@ export class ModelRegistry {
   /** False until the first load of the repository has finished. */
   private loaded = false;
   private closing = false;
+  /** Set when shutdown begins: loads and unloads are refused from then on. */
+  private refusingChanges = false;
 
   constructor(
     private readonly root: string,
     private readonly log: Logger,
     private readonly metrics?: ServerMetrics,
-    private readonly options: RegistryOptions = { drainTimeoutMs: 30_000 },
+    private readonly options: RegistryOptions = { drainTimeoutMs: 30_000, loadTimeoutMs: 300_000 },
   ) {}
+
+  /** From now on loads and unloads are refused (shutdown has begun); those under way finish or are cancelled by close(). */
+  refuseChanges(): void {
+    this.refusingChanges = true;
+  }
+
+  private checkAcceptingChanges(): void {
+    if (this.refusingChanges) throw new ServingError('SHUTTING_DOWN', 'the server is shutting down: models are not loaded or unloaded any more');
+  }
 
   /** Discovers the repository and loads every version; failures are recorded, not thrown. */
   async loadAll(): Promise<void> {
@@ -120,9 +139,12 @@ export class ModelRegistry {
    */
   load(name: string, configText?: string): Promise<void> {
     checkModelName(name);
+    this.checkAcceptingChanges();
     return this.serialized(name, async () => {
+      this.checkAcceptingChanges();
       const model = discoverModel(this.root, name, configText);
       if (!model) throw notFound(`model ${name} is not in the model repository`);
+      for (const ignored of model.ignored) this.log.warn({ entry: ignored }, 'ignored repository entry');
       await this.apply(model, false);
     });
   }
@@ -130,7 +152,9 @@ export class ModelRegistry {
   /** Drains and unloads every version of a model; refused while a route uses one. */
   unload(name: string): Promise<void> {
     checkModelName(name);
+    this.checkAcceptingChanges();
     return this.serialized(name, async () => {
+      this.checkAcceptingChanges();
       const entry = this.models.get(name);
       if (!entry) throw notFound(`unknown model ${JSON.stringify(name)}`);
       const serving = entry.versions.filter((v) => v.pool);
@@ -162,18 +186,24 @@ export class ModelRegistry {
     return entry;
   }
 
-  private refuseRouted(name: string, versions: readonly ModelVersion[]): void {
+  /** Why one of `versions` cannot be unloaded (a route uses it), if so. */
+  private routedAmong(name: string, versions: readonly ModelVersion[]): string | undefined {
     for (const v of versions) {
       const route = this.options.usedBy?.(name, v.version);
-      if (route !== undefined) {
-        throw new ServingError('CONFLICT', `model ${name} version ${v.version} is used by route ${route}: change the route before unloading it`);
-      }
+      if (route !== undefined) return `model ${name} version ${v.version} is used by route ${route}: change the route before unloading it`;
     }
+    return undefined;
+  }
+
+  private refuseRouted(name: string, versions: readonly ModelVersion[]): void {
+    const routed = this.routedAmong(name, versions);
+    if (routed) throw new ServingError('CONFLICT', routed);
   }
 
   /** One load of one model: at start every failure is recorded; later a failure throws and changes nothing. */
   private async apply(model: DiscoveredModel, initial: boolean): Promise<void> {
     const entry = this.entryFor(model.name, initial);
+    if (model.problem) model.problem = bounded(model.problem);
     if (model.problem) {
       if (initial || !entry.versions.some((v) => v.state === 'READY')) {
         entry.problem = model.problem;
@@ -197,31 +227,34 @@ export class ModelRegistry {
     const leaving = entry.versions.filter((v) => v.pool && !wantedNumbers.has(v.version));
     if (!initial) this.refuseRouted(model.name, leaving);
 
-    // New versions show as LOADING; versions that serve keep serving until their replacement is READY.
+    // New loads are staged apart and take no traffic until every one of them is READY; the
+    // index shows a new version as LOADING meanwhile, and a version being replaced serves on.
     const loads = plans.map(({ discovered, fingerprint }) => {
       const next = newVersion(model.name, String(discovered.version), 'LOADING');
       next.fingerprint = fingerprint;
-      if (current.get(next.version)?.state !== 'READY') this.place(entry, next);
-      return { next, done: this.loadVersion(model, discovered, next, this.countersFor(entry, next.version)) };
+      const shown = current.get(next.version)?.state === 'READY' ? undefined : newVersion(model.name, next.version, 'LOADING');
+      if (shown) this.place(entry, shown);
+      return { next, shown, done: this.loadVersion(model, discovered, next, this.countersFor(entry, next.version)) };
     });
     await Promise.all(loads.map((l) => l.done));
 
     const failed = loads.filter((l) => l.next.state !== 'READY');
-    if (failed.length > 0 && !initial) {
-      const reason = failed.map((l) => `version ${l.next.version}: ${l.next.reason ?? 'failed'}`).join('; ');
-      for (const { next } of loads) {
-        if (next.state === 'READY') {
-          next.state = 'UNAVAILABLE';
-          next.reason = `not loaded: the load of ${model.name} failed (${reason})`;
-          await this.closePool(next);
-        }
-        if (current.get(next.version)?.state !== 'READY') this.place(entry, next);
+    // A route may have started to use a version this load drops while it was loading.
+    const routed = initial ? undefined : this.routedAmong(model.name, leaving);
+    if ((failed.length > 0 || routed) && !initial) {
+      const reason = routed ?? failed.map((l) => `version ${l.next.version}: ${l.next.reason ?? 'failed'}`).join('; ');
+      for (const { next, shown } of loads) {
+        // Staged pools never took a request: they close at once.
+        if (next.state === 'READY') await this.closePool(next);
+        if (shown) this.place(entry, next.state === 'READY' || routed ? { ...shown, state: 'UNAVAILABLE', reason: `not loaded: ${reason}` } : next);
       }
       entry.loadError = `the last load failed: ${reason}`;
       this.log.error({ model: model.name, reason }, 'model load failed; the versions in place go on serving');
+      if (routed) throw new ServingError('CONFLICT', routed);
       throw invalidArgument(`failed to load model ${model.name}: ${reason}`);
     }
 
+    // The switch, in one step: every new load in place, the ones it replaces draining.
     for (const { next } of loads) {
       const replaced = current.get(next.version);
       this.place(entry, next);
@@ -279,8 +312,7 @@ export class ModelRegistry {
         counters.pool,
       );
       this.starting.add(pool);
-      const described = await pool.describe();
-      const { warmupSeconds } = await pool.ready();
+      const { described, warmupSeconds } = await this.withinLoadTimeout(pool);
       if (this.closing) throw new Error('the server is shutting down');
       const spec = resolveModelSpec(model.name, discovered.version, config, described);
       if (described.fallbackReason) {
@@ -306,6 +338,22 @@ export class ModelRegistry {
       this.log.error({ model: model.name, version: version.version, reason }, 'model version unavailable');
     } finally {
       if (pool) this.starting.delete(pool);
+    }
+  }
+
+  /** The pool's description once every instance is ready, or a failure past the load timeout. */
+  private async withinLoadTimeout(pool: ModelPool): Promise<{ described: DescribeResult; warmupSeconds: number }> {
+    const limit = this.options.loadTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`it did not load and warm up within the load timeout of ${limit / 1000} s`)), limit);
+    });
+    try {
+      const described = await Promise.race([pool.describe(), timeout]);
+      const { warmupSeconds } = await Promise.race([pool.ready(), timeout]);
+      return { described, warmupSeconds };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -360,10 +408,10 @@ export class ModelRegistry {
     check();
   }
 
-  /** Reasons reach clients: paths inside the repository are shown relative to it, others not at all. */
+  /** Reasons reach clients: paths inside the repository are shown relative to it, others not at all; and they are bounded. */
   private relativePaths(message: string): string {
     const root = path.resolve(this.root) + path.sep;
-    return hidePaths(message.split(root).join(''));
+    return bounded(hidePaths(message.split(root).join('')));
   }
 
   /** Every model's versions, for the repository index. */
@@ -397,7 +445,8 @@ export class ModelRegistry {
       const ready = versions.find((v) => v.state === 'READY');
       if (ready) return ready;
       const entry = this.models.get(name)!;
-      const reason = entry.problem ?? versions.map((v) => v.reason).find(Boolean) ?? 'it is still loading';
+      const reason =
+        entry.problem ?? versions.map((v) => v.reason).find(Boolean) ?? (versions.some((v) => v.state === 'LOADING') ? 'it is still loading' : 'it is shutting down');
       throw new ServingError('MODEL_NOT_READY', `model ${name} has no ready version: ${reason}`);
     }
     checkVersion(version);

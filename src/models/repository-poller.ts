@@ -16,32 +16,47 @@ export interface RepositoryControl {
   unload(name: string): Promise<void>;
 }
 
-/** Every file in a model's folder and its version folders, with size and modification time. */
+/**
+ * Every file in a model's folder and its version folders, with size, modification time and
+ * inode. Symbolic links are followed (ConfigMap and volume mounts swap files by re-pointing
+ * links), and the inode shows a link re-pointed to a file of the same size and time.
+ */
 function snapshotModel(dir: string): string {
   const parts: string[] = [];
   const walk = (folder: string, depth: number): void => {
-    for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const full = path.join(folder, entry.name);
-      if (entry.isDirectory() && depth < 2) walk(full, depth + 1);
-      else if (entry.isFile()) {
-        const stat = statSync(full);
-        parts.push(`${path.relative(dir, full)}:${stat.size}:${stat.mtimeMs}`);
+    for (const name of readdirSync(folder).sort()) {
+      const full = path.join(folder, name);
+      let stat;
+      try {
+        stat = statSync(full);
+      } catch {
+        // A dangling link: noted as such, so the rest of the folder is still watched.
+        parts.push(`${path.relative(dir, full)}:unreadable`);
+        continue;
       }
+      if (stat.isDirectory() && depth < 2) walk(full, depth + 1);
+      else if (stat.isFile()) parts.push(`${path.relative(dir, full)}:${stat.size}:${stat.mtimeMs}:${stat.ino}`);
     }
   };
   walk(dir, 0);
   return parts.join('|');
 }
 
-/** Each model folder's snapshot; folders that vanish mid-scan are simply absent. */
-export function snapshotRepository(root: string): Map<string, string> {
+/**
+ * Each model folder's snapshot. A folder that cannot be read now (being rewritten, or a
+ * permission error) keeps the snapshot `previous` had for it, so it is neither taken for a
+ * change nor for a removal.
+ */
+export function snapshotRepository(root: string, previous?: ReadonlyMap<string, string>): Map<string, string> {
   const snapshots = new Map<string, string>();
-  for (const entry of readdirSync(root, { withFileTypes: true })) {
-    if (!entry.isDirectory() || !isModelName(entry.name)) continue;
+  for (const name of readdirSync(root)) {
+    if (!isModelName(name)) continue;
     try {
-      snapshots.set(entry.name, snapshotModel(path.join(root, entry.name)));
+      if (!statSync(path.join(root, name)).isDirectory()) continue;
+      snapshots.set(name, snapshotModel(path.join(root, name)));
     } catch {
-      // Being removed or rewritten right now: the next scan sees it settled.
+      const kept = previous?.get(name);
+      if (kept !== undefined) snapshots.set(name, kept);
     }
   }
   return snapshots;
@@ -85,7 +100,7 @@ export class RepositoryPoller {
   async scan(): Promise<void> {
     let now: Map<string, string>;
     try {
-      now = snapshotRepository(this.root);
+      now = snapshotRepository(this.root, this.previous);
     } catch (error) {
       this.log.error({ reason: error instanceof Error ? error.message : String(error) }, 'repository scan failed');
       return;

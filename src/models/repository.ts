@@ -1,17 +1,23 @@
 /**
  * Discovery of a model repository in Triton's layout:
  * `<repository>/<model>/<version>/model.onnx` with `config.json` beside the
- * version folders. Folders that are not identifiers or not positive integers are
- * ignored; a broken config marks that model alone as unavailable.
+ * version folders. Symbolic links to folders are followed (Kubernetes volumes and
+ * many Triton repositories are links), but the names checked are the links' own.
+ * Folders that are not identifiers or not positive integers are passed over and
+ * listed with the reason, for the log; a broken config marks that model alone as
+ * unavailable.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { formatZodError } from '../config/zod-errors.js';
+import { readRegularFile } from './regular-file.js';
 import { modelConfigFileSchema, type ModelConfigFile, type VersionPolicy } from './model-config.js';
 import { isModelName, isVersion } from './names.js';
 
 export const CONFIG_FILE = 'config.json';
 export const MODEL_FILE = 'model.onnx';
+/** A config.json is a few hundred bytes; this bound only stops a mistaken or hostile one. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export interface DiscoveredVersion {
   version: number;
@@ -27,6 +33,8 @@ export interface DiscoveredModel {
   versions: DiscoveredVersion[];
   /** Set when the model cannot be served at all (broken config, no versions). */
   problem?: string;
+  /** Entries of its folder passed over, with the reason, for the log. */
+  ignored: string[];
 }
 
 export interface Discovery {
@@ -41,7 +49,7 @@ function readConfig(name: string, file: string, text?: string): { config?: Model
   const where = text === undefined ? `${name}/${CONFIG_FILE}` : `the config given for ${name}`;
   let raw: unknown;
   try {
-    raw = JSON.parse(text ?? readFileSync(file, 'utf8'));
+    raw = JSON.parse(text ?? readRegularFile(file, MAX_CONFIG_BYTES, CONFIG_FILE).toString('utf8'));
   } catch (error) {
     return { problem: `${where}: not valid JSON (${error instanceof Error ? error.message : String(error)})` };
   }
@@ -58,14 +66,37 @@ export function applyVersionPolicy(policy: VersionPolicy, present: readonly numb
   return { serve: wanted.filter((v) => present.includes(v)), missing: wanted.filter((v) => !present.includes(v)) };
 }
 
+/**
+ * The names of a folder's subfolders, links to folders included, sorted. Files are
+ * passed over quietly (config.json, routes.json, labels); a link that cannot be
+ * followed is listed in `ignored` as `<shown><name>: why`.
+ */
+function subfolders(dir: string, shown: string, ignored: string[]): string[] {
+  const names: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) names.push(entry.name);
+    if (!entry.isSymbolicLink()) continue;
+    try {
+      if (statSync(path.join(dir, entry.name)).isDirectory()) names.push(entry.name);
+    } catch (error) {
+      ignored.push(`${shown}${entry.name}: a symbolic link that cannot be followed (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+  }
+  return names.sort((a, b) => a.localeCompare(b));
+}
+
 /** One model's folder, or undefined when the repository has none by that name. */
 export function discoverModel(root: string, name: string, configText?: string): DiscoveredModel | undefined {
   const dir = path.join(root, name);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return undefined;
   const { config, problem } = readConfig(name, path.join(dir, CONFIG_FILE), configText);
-  const present = readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && isVersion(e.name) && existsSync(path.join(dir, e.name, MODEL_FILE)))
-    .map((e) => Number(e.name));
+  const ignored: string[] = [];
+  const present: number[] = [];
+  for (const folder of subfolders(dir, `${name}/`, ignored)) {
+    if (!isVersion(folder)) ignored.push(`${name}/${folder}: not a version folder (versions are positive integers)`);
+    else if (!existsSync(path.join(dir, folder, MODEL_FILE))) ignored.push(`${name}/${folder}: holds no ${MODEL_FILE}`);
+    else present.push(Number(folder));
+  }
   const policy = config?.version_policy ?? { latest: { num_versions: 1 } };
   const { serve, missing } = applyVersionPolicy(policy, present);
   const versions: DiscoveredVersion[] = [
@@ -76,9 +107,9 @@ export function discoverModel(root: string, name: string, configText?: string): 
       problem: `${name}/${version}/${MODEL_FILE} does not exist, but version_policy names version ${version}`,
     })),
   ];
-  if (problem) return { name, versions, problem };
-  if (versions.length === 0) return { name, versions, problem: `${name} has no version folder holding ${MODEL_FILE}` };
-  return config ? { name, config, versions } : { name, versions };
+  if (problem) return { name, versions, problem, ignored };
+  if (versions.length === 0) return { name, versions, problem: `${name} has no version folder holding ${MODEL_FILE}`, ignored };
+  return config ? { name, config, versions, ignored } : { name, versions, ignored };
 }
 
 export function discoverRepository(root: string): Discovery {
@@ -87,14 +118,15 @@ export function discoverRepository(root: string): Discovery {
   }
   const models: DiscoveredModel[] = [];
   const ignored: string[] = [];
-  for (const entry of readdirSync(root, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (!entry.isDirectory()) continue;
-    if (!isModelName(entry.name)) {
-      ignored.push(`${entry.name}: not a valid model name`);
+  for (const name of subfolders(root, '', ignored)) {
+    if (!isModelName(name)) {
+      ignored.push(`${name}: not a valid model name`);
       continue;
     }
-    const model = discoverModel(root, entry.name);
-    if (model) models.push(model);
+    const model = discoverModel(root, name);
+    if (!model) continue;
+    models.push(model);
+    ignored.push(...model.ignored);
   }
   return { models, ignored };
 }

@@ -20,10 +20,13 @@ export const LATENCY_BUCKETS = [
 export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 export type Role = 'primary' | 'canary' | 'shadow';
+const ROLES: readonly Role[] = ['primary', 'canary', 'shadow'];
 
 /** Gauges read at scrape time from the server's own state. */
 export interface MetricSources {
   inFlight(): number;
+  /** Bytes held against --max-inflight-bytes: requests being read, decoded or queued, answers being written. */
+  heldBytes(): number;
   versions(): readonly {
     model: string;
     version: string;
@@ -54,7 +57,10 @@ export interface MetricSources {
 interface RequestSeries {
   outcomes: Map<string, Counter.Internal>;
   duration: Histogram.Internal<string>;
+  /** The version's recent latencies in this role. */
   recent: WindowedHistogram;
+  /** The version's recent latencies as its clients saw them (primary and canary); none for shadow copies. */
+  served: WindowedHistogram | undefined;
 }
 
 export interface CostSettings {
@@ -69,7 +75,8 @@ export const RECENT_WINDOW_SECONDS = 60;
 
 export class ServerMetrics {
   readonly registry = new Registry();
-  private readonly recentByVersion = new Map<string, WindowedHistogram>();
+  /** `model/version/role` and `model/version/served` → the last RECENT_WINDOW_SECONDS of successes. */
+  private readonly recentWindows = new Map<string, WindowedHistogram>();
   /** model → version → protocol → role. */
   private readonly requestSeries = new Map<string, Map<string, Map<string, Map<Role, RequestSeries>>>>();
   /** model → version. */
@@ -184,7 +191,8 @@ export class ServerMetrics {
       list: () => sources.shadows(),
       labels: (s) => ({ route: s.route, shadow: s.shadow }),
     };
-    // Figures the serving core holds, read at scrape time; a null or undefined one is left out.
+    // Figures the serving core holds, read at scrape time; a null or undefined one is left out,
+    // and so is a version unloaded since the last scrape (its gauges would otherwise stay, stale).
     const mirroredGauge = <S>(metric: string, help: string, series: Series<S>, read: (s: S) => number | null | undefined) =>
       new Gauge({
         name: name(metric),
@@ -192,6 +200,7 @@ export class ServerMetrics {
         labelNames: series.labelNames,
         registers,
         collect() {
+          this.reset();
           for (const s of series.list()) {
             const value = read(s);
             if (value !== null && value !== undefined) this.set(series.labels(s), value);
@@ -239,20 +248,32 @@ export class ServerMetrics {
     });
     mirroredCounter('worker_exits_total', 'Worker threads of a model version that died (their batch failed) and were replaced.', perVersion, (v) => v.workerExits);
     mirroredGauge('model_load_seconds', 'Time a model version took to load.', perVersion, (v) => v.loadSeconds);
-    const recentOf = (model: string, version: string): Percentiles => this.recent(model, version);
+    const recentOf = (model: string, version: string, role: Role): Percentiles => this.recent(model, version, role);
     new Gauge({
       name: name('request_duration_recent_seconds'),
-      help: `Latency percentiles of the last ${RECENT_WINDOW_SECONDS} s of successful requests, per version, without PromQL.`,
-      labelNames: ['model', 'version', 'percentile'],
+      help: `Latency percentiles of the last ${RECENT_WINDOW_SECONDS} s of successful requests, per version and role (shadow copies apart), without PromQL.`,
+      labelNames: ['model', 'version', 'role', 'percentile'],
       registers,
       collect() {
+        // Only windows that hold requests: one that emptied leaves no stale figures behind.
+        this.reset();
         for (const v of sources.versions()) {
-          const p = recentOf(v.model, v.version);
-          if (p.count === 0) continue;
-          this.set({ model: v.model, version: v.version, percentile: 'p50' }, p.p50);
-          this.set({ model: v.model, version: v.version, percentile: 'p95' }, p.p95);
-          this.set({ model: v.model, version: v.version, percentile: 'p99' }, p.p99);
+          for (const role of ROLES) {
+            const p = recentOf(v.model, v.version, role);
+            if (p.count === 0) continue;
+            this.set({ model: v.model, version: v.version, role, percentile: 'p50' }, p.p50);
+            this.set({ model: v.model, version: v.version, role, percentile: 'p95' }, p.p95);
+            this.set({ model: v.model, version: v.version, role, percentile: 'p99' }, p.p99);
+          }
         }
+      },
+    });
+    new Gauge({
+      name: name('inflight_bytes'),
+      help: 'Bytes held against --max-inflight-bytes: request bodies being read, their decoding, queued tensors and answers not yet written.',
+      registers,
+      collect() {
+        this.set(sources.heldBytes());
       },
     });
     const costs = (): CostPer1k[] => this.costs();
@@ -292,6 +313,7 @@ export class ServerMetrics {
     if (outcome !== 'success') return;
     series.duration.observe(seconds);
     series.recent.record(seconds);
+    series.served?.record(seconds);
   }
 
   private requestSeriesFor(model: string, version: string, protocol: string, role: Role): RequestSeries {
@@ -306,26 +328,30 @@ export class ServerMetrics {
       series = {
         outcomes: new Map(),
         duration: this.requestDuration.labels({ model, version, protocol, role }),
-        recent: this.recentFor(model, version),
+        recent: this.recentWindow(`${model}/${version}/${role}`),
+        served: role === 'shadow' ? undefined : this.recentWindow(`${model}/${version}/served`),
       };
       byRole.set(role, series);
     }
     return series;
   }
 
-  private recentFor(model: string, version: string): WindowedHistogram {
-    const key = `${model}/${version}`;
-    let recent = this.recentByVersion.get(key);
+  private recentWindow(key: string): WindowedHistogram {
+    let recent = this.recentWindows.get(key);
     if (!recent) {
       recent = new WindowedHistogram(RECENT_WINDOW_SECONDS);
-      this.recentByVersion.set(key, recent);
+      this.recentWindows.set(key, recent);
     }
     return recent;
   }
 
-  /** Latency percentiles of the last RECENT_WINDOW_SECONDS of successful requests. */
-  recent(model: string, version: string): Percentiles {
-    return this.recentByVersion.get(`${model}/${version}`)?.percentiles() ?? { count: 0, p50: 0, p95: 0, p99: 0 };
+  /**
+   * Latency percentiles of the last RECENT_WINDOW_SECONDS of successful requests: in one
+   * role, or without a role as the version's clients saw them (primary and canary, never
+   * shadow copies, which wait behind every real request).
+   */
+  recent(model: string, version: string, role?: Role): Percentiles {
+    return this.recentWindows.get(`${model}/${version}/${role ?? 'served'}`)?.percentiles() ?? { count: 0, p50: 0, p95: 0, p99: 0 };
   }
 
   /** Cost per 1k inferences for every version that has served (see cost.ts); empty without a price. */

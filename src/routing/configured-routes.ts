@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { isModelName } from '../models/names.js';
 import type { Logger } from '../observability/logger.js';
 import { parseRouteSpec, type RouteSpec } from './route.js';
 
@@ -24,13 +25,19 @@ export function loadConfiguredRoutes(
     log.error({ file: ROUTES_FILE, reason: error instanceof Error ? error.message : String(error) }, 'routes file is not valid JSON; no routes configured');
     return {};
   }
-  const routes: Record<string, RouteSpec> = {};
-  for (const [name, spec] of Object.entries(raw as Record<string, unknown>)) {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    log.error({ file: ROUTES_FILE }, 'routes file is not a JSON object of routes; no routes configured');
+    return {};
+  }
+  const routes = new Map<string, RouteSpec>();
+  for (const [name, spec] of Object.entries(raw)) {
     try {
-      routes[name] = parseRouteSpec(spec, servable);
+      if (!isModelName(name)) throw new Error('not a valid route name: names are letters, digits, _ . -');
+      routes.set(name, parseRouteSpec(spec, servable));
     } catch (error) {
-      log.error({ route: name, reason: error instanceof Error ? error.message : String(error) }, 'configured route left out');
+      log.error({ route: name.slice(0, 128), reason: error instanceof Error ? error.message : String(error) }, 'configured route left out');
     }
   }
-  return routes;
+  // Own properties only, so a route named `__proto__` is kept as a route.
+  return Object.fromEntries(routes);
 }

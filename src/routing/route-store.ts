@@ -1,54 +1,25 @@
 /**
- * The routes in force, their history (for rollback) and the audit trail,
- * persisted atomically under the state directory: written to a temporary file,
- * fsynced, then renamed over the old one, so a crash or a failed write leaves
- * the previous state file whole. Changes are serialized: one at a time, each
- * checked against the revision the caller saw (If-Match).
+ * The routes in force, their history (for rollback) and the audit trail, saved
+ * under the state directory (route-state-file.ts). Changes are serialized: one at
+ * a time, each checked against the revision the caller saw (If-Match), and each
+ * takes effect only once it is on disk. Saving runs off the I/O thread, so an
+ * admin change never stalls serving.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { renameSync } from 'node:fs';
 import path from 'node:path';
 import { ServingError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import type { RouteSpec } from './route.js';
-import { targetId } from './route.js';
-import { assignSlots } from './slots.js';
+import { primaryTarget, routeSlots, type RouteSpec } from './route.js';
+import { readStateFile, STATE_FILE, writeStateFile, type AuditEntry, type RouteAction, type RouteState, type SavedRoutes } from './route-state-file.js';
 
-export interface RouteState {
-  name: string;
-  spec: RouteSpec;
-  /** Owner of each of the 100 slots; see slots.ts. */
-  slots: string[];
-  revision: number;
-  updatedAt: string;
-}
+export { STATE_FILE, type AuditEntry, type RouteAction, type RouteState };
 
-export type RouteAction = 'set' | 'promote' | 'rollback';
-
-export interface AuditEntry {
-  at: string;
-  /** The name of the admin token that made the change. */
-  token: string;
-  route: string;
-  action: RouteAction;
-  before: RouteSpec | null;
-  after: RouteSpec;
-  revision: number;
-}
-
-interface PersistedState {
-  format: 1;
-  routes: Record<string, RouteState>;
-  history: Record<string, RouteState[]>;
-  audit: AuditEntry[];
-}
-
-export const STATE_FILE = 'routes.json';
 /** Enough to roll back several steps and to read what happened today; older entries are dropped. */
 const HISTORY_DEPTH = 20;
 const AUDIT_LENGTH = 1000;
 
 export class RouteStore {
-  private state: PersistedState = { format: 1, routes: {}, history: {}, audit: [] };
+  private state: SavedRoutes = { routes: new Map(), history: new Map(), audit: [] };
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -56,40 +27,36 @@ export class RouteStore {
     private readonly log: Logger,
   ) {}
 
-  private get file(): string {
-    return path.join(this.stateDir, STATE_FILE);
-  }
-
-  /** Restores the saved state, or starts from the configured routes when there is none or it is corrupt. */
-  load(configured: Record<string, RouteSpec>): void {
-    if (existsSync(this.file)) {
-      try {
-        const saved = JSON.parse(readFileSync(this.file, 'utf8')) as PersistedState;
-        if (saved.format !== 1 || typeof saved.routes !== 'object') throw new Error('unknown format');
-        this.state = { format: 1, routes: saved.routes, history: saved.history ?? {}, audit: saved.audit ?? [] };
-        this.log.info({ routes: Object.keys(this.state.routes) }, 'routes restored from the state directory');
+  /** Restores the saved state, or starts from the configured routes when there is none or it cannot be trusted. */
+  load(configured: Readonly<Record<string, RouteSpec>>): void {
+    try {
+      const saved = readStateFile(this.stateDir);
+      if (saved) {
+        this.state = saved;
+        this.log.info({ routes: [...saved.routes.keys()] }, 'routes restored from the state directory');
         return;
-      } catch (error) {
-        const aside = `${this.file}.corrupt-${Date.now()}`;
-        renameSync(this.file, aside);
-        this.log.error(
-          { file: this.file, setAside: aside, reason: error instanceof Error ? error.message : String(error) },
-          'route state file is corrupt: set aside, starting from the configured routes',
-        );
       }
+    } catch (error) {
+      const file = path.join(this.stateDir, STATE_FILE);
+      const aside = `${file}.corrupt-${Date.now()}`;
+      renameSync(file, aside);
+      this.log.error(
+        { file, setAside: aside, reason: error instanceof Error ? error.message : String(error) },
+        'route state file is corrupt: set aside, starting from the configured routes',
+      );
     }
     const now = new Date().toISOString();
-    for (const [name, spec] of Object.entries(configured)) {
-      this.state.routes[name] = { name, spec, slots: assignSlots(spec.targets.map(weighted)), revision: 1, updatedAt: now };
-    }
+    const routes = new Map<string, RouteState>();
+    for (const [name, spec] of Object.entries(configured)) routes.set(name, { name, spec, slots: routeSlots(spec), revision: 1, updatedAt: now });
+    this.state = { routes, history: new Map(), audit: [] };
   }
 
   get(name: string): RouteState | undefined {
-    return this.state.routes[name];
+    return this.state.routes.get(name);
   }
 
   list(): RouteState[] {
-    return Object.values(this.state.routes);
+    return [...this.state.routes.values()];
   }
 
   /** The first route that targets or shadows a model version, if any. */
@@ -107,24 +74,25 @@ export class RouteStore {
     return this.change(name, 'set', token, ifMatch, () => spec);
   }
 
-  /** The highest-version target takes all the traffic. */
+  /** The highest version of the primary's own model takes all the traffic (not another model's, whatever its number). */
   promote(name: string, token: string, ifMatch?: number): Promise<RouteState> {
     return this.change(name, 'promote', token, ifMatch, (current) => {
-      if (!current) throw new ServingError('NOT_FOUND', `no route ${name}`);
-      const newest = [...current.spec.targets].sort((a, b) => Number(b.version) - Number(a.version))[0]!;
-      return { ...current.spec, targets: [{ ...newest, weight: 100 }] };
+      const { model } = primaryTarget(current!.spec);
+      const newest = current!.spec.targets.filter((t) => t.model === model).reduce((a, b) => (Number(b.version) > Number(a.version) ? b : a));
+      return { ...current!.spec, targets: [{ ...newest, weight: 100 }] };
     });
   }
 
   /** Back to the state before the last change of this route. */
   rollback(name: string, token: string, ifMatch?: number): Promise<RouteState> {
-    return this.change(name, 'rollback', token, ifMatch, (current) => {
-      const previous = this.state.history[name]?.at(-1);
-      if (!current || !previous) throw new ServingError('CONFLICT', `route ${name} has no earlier state to roll back to`);
+    return this.change(name, 'rollback', token, ifMatch, () => {
+      const previous = this.state.history.get(name)?.at(-1);
+      if (!previous) throw new ServingError('CONFLICT', `route ${name} has no earlier state to roll back to`);
       return previous.spec;
     });
   }
 
+  /** `next` gets the route as it is; only `set` may be called on a route that does not exist. */
   private change(
     name: string,
     action: RouteAction,
@@ -133,7 +101,9 @@ export class RouteStore {
     next: (current: RouteState | undefined) => RouteSpec,
   ): Promise<RouteState> {
     const run = async (): Promise<RouteState> => {
-      const current = this.state.routes[name];
+      const current = this.state.routes.get(name);
+      // Before If-Match: a route that does not exist is not found, whatever revision the caller names.
+      if (!current && action !== 'set') throw new ServingError('NOT_FOUND', `no route ${name}`);
       if (ifMatch !== undefined && ifMatch !== (current?.revision ?? 0)) {
         throw new ServingError('CONFLICT', `route ${name} is at revision ${current?.revision ?? 0}, not ${ifMatch}`);
       }
@@ -141,21 +111,21 @@ export class RouteStore {
       const updated: RouteState = {
         name,
         spec,
-        slots: assignSlots(spec.targets.map(weighted), current?.slots),
+        slots: routeSlots(spec, current?.slots),
         revision: (current?.revision ?? 0) + 1,
         updatedAt: new Date().toISOString(),
       };
-      const history = { ...this.state.history };
-      if (action === 'rollback') history[name] = (history[name] ?? []).slice(0, -1);
-      else if (current) history[name] = [...(history[name] ?? []), current].slice(-HISTORY_DEPTH);
+      const history = new Map(this.state.history);
+      const earlier = history.get(name) ?? [];
+      if (action === 'rollback') history.set(name, earlier.slice(0, -1));
+      else if (current) history.set(name, [...earlier, current].slice(-HISTORY_DEPTH));
       const entry: AuditEntry = { at: updated.updatedAt, token, route: name, action, before: current?.spec ?? null, after: spec, revision: updated.revision };
-      const candidate: PersistedState = {
-        format: 1,
-        routes: { ...this.state.routes, [name]: updated },
+      const candidate: SavedRoutes = {
+        routes: new Map(this.state.routes).set(name, updated),
         history,
         audit: [...this.state.audit, entry].slice(-AUDIT_LENGTH),
       };
-      this.persist(candidate);
+      await this.persist(candidate);
       // Only a state that reached the disk takes effect.
       this.state = candidate;
       this.log.info({ route: name, action, token, revision: updated.revision, targets: spec.targets }, 'route changed');
@@ -166,29 +136,12 @@ export class RouteStore {
     return result;
   }
 
-  private persist(state: PersistedState): void {
-    mkdirSync(this.stateDir, { recursive: true });
-    const temporary = `${this.file}.tmp`;
+  private async persist(state: SavedRoutes): Promise<void> {
     try {
-      const fd = openSync(temporary, 'w');
-      try {
-        writeSync(fd, JSON.stringify(state, null, 1));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temporary, this.file);
-      const dir = openSync(this.stateDir, 'r');
-      try {
-        fsyncSync(dir);
-      } finally {
-        closeSync(dir);
-      }
+      await writeStateFile(this.stateDir, state);
     } catch (error) {
-      this.log.error({ file: this.file, reason: (error as NodeJS.ErrnoException).code ?? String(error) }, 'cannot save route state');
+      this.log.error({ file: path.join(this.stateDir, STATE_FILE), reason: (error as NodeJS.ErrnoException).code ?? String(error) }, 'cannot save route state');
       throw new ServingError('INTERNAL', 'the route change could not be saved; nothing changed');
     }
   }
 }
-
-const weighted = (t: RouteSpec['targets'][number]) => ({ id: targetId(t), weight: t.weight });

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { formatZodError } from '../config/zod-errors.js';
 import { invalidArgument } from '../errors.js';
 import { isModelName, isVersion } from '../models/names.js';
+import { assignSlots } from './slots.js';
 
 const modelName = z.string().refine(isModelName, 'must be a model name (letters, digits, _ . -)');
 const version = z.union([z.string(), z.number().int()]).transform(String).refine(isVersion, 'must be a positive integer');
@@ -48,6 +49,13 @@ export type RouteTarget = RouteSpec['targets'][number];
 export type ShadowTarget = RouteSpec['shadows'][number];
 
 export const targetId = (t: { model: string; version: string }): string => `${t.model}/${t.version}`;
+
+/** The target with the largest weight (the first of equals): the others are canaries. */
+export const primaryTarget = (spec: RouteSpec): RouteTarget => spec.targets.reduce((a, b) => (b.weight > a.weight ? b : a));
+
+/** Slot owners for the route's weights, moving as few as possible from `previous` (see slots.ts). */
+export const routeSlots = (spec: RouteSpec, previous?: readonly string[]): string[] =>
+  assignSlots(spec.targets.map((t) => ({ id: targetId(t), weight: t.weight })), previous);
 
 /** Parses and checks a route; `servable` says whether a model version exists and can serve. */
 export function parseRouteSpec(raw: unknown, servable: (model: string, version: string) => string | undefined): RouteSpec {

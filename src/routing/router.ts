@@ -5,7 +5,7 @@
  * policy decides. Shadows are sampled here too.
  */
 import type { RouteStore } from './route-store.js';
-import type { ShadowTarget } from './route.js';
+import { primaryTarget, targetId, type ShadowTarget } from './route.js';
 import { pickSlot } from './slots.js';
 
 export type TargetRole = 'primary' | 'canary';
@@ -25,18 +25,18 @@ export class Router {
     private readonly random: () => number = Math.random,
   ) {}
 
+  /** Undefined when `name` is not a route; `name` is whatever a client sent, `constructor` included. */
   decide(name: string, version: string | undefined, routingKey: string | undefined): RouteDecision | undefined {
     if (version !== undefined && version !== '') return undefined;
     const route = this.store.get(name);
     if (!route) return undefined;
     const owner = route.slots[pickSlot(routingKey, this.random)]!;
-    const target = route.spec.targets.find((t) => `${t.model}/${t.version}` === owner)!;
-    const heaviest = route.spec.targets.reduce((a, b) => (b.weight > a.weight ? b : a));
+    const target = route.spec.targets.find((t) => targetId(t) === owner)!;
     return {
       route: name,
       model: target.model,
       version: target.version,
-      role: target === heaviest ? 'primary' : 'canary',
+      role: target === primaryTarget(route.spec) ? 'primary' : 'canary',
       shadows: route.spec.shadows.filter((s) => this.random() * 100 < s.percent),
     };
   }

@@ -13,9 +13,6 @@ import { targetId } from './route.js';
 import { compareOutputs } from './shadow-compare.js';
 import type { ShadowStatsTable } from './shadow-stats.js';
 
-/** Lower than any client priority: a shadow copy waits behind every real request. */
-export const SHADOW_PRIORITY = 2 ** 31 - 1;
-
 export interface ShadowRunnerOptions {
   maxInFlight: number;
   timeoutUs: number;
@@ -46,7 +43,9 @@ export class ShadowRunner {
     return {
       modelName: shadow.model,
       modelVersion: shadow.version,
-      parameters: { priority: SHADOW_PRIORITY },
+      parameters: {},
+      // The shadow model's lowest level: a copy waits behind every real request there.
+      lowestPriority: true,
       inputs: request.inputs.map((input) => ({
         ...input,
         data: Array.isArray(input.data) ? [...input.data] : input.data.slice(),

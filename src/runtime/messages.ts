@@ -17,7 +17,18 @@ export interface WorkerInit {
   warmup: WarmupPlan[];
   /** The BroadcastChannel on which each worker reports, once, that it is ready or why it failed. */
   channel: string;
+  /** Shared by the pool and its workers: see POOL_CONTROL. */
+  control: SharedArrayBuffer;
 }
+
+/**
+ * Slots of WorkerInit.control (an Int32Array). A loading worker cannot hear messages
+ * (its module is still being imported), so the pool and its workers share memory: the
+ * pool sets CANCEL when it closes, and a warming worker stops at its next run; LOADING
+ * counts workers not yet ready, so that the pool waits for them before ending threads
+ * (a thread ended inside ONNX Runtime takes the process down).
+ */
+export const POOL_CONTROL = { CANCEL: 0, LOADING: 1, SLOTS: 2 } as const;
 
 export interface WarmupInputPlan {
   name: string;

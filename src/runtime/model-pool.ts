@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from '../observability/logger.js';
-import type { ChannelMessage, DescribeResult, ReleaseResult, ReleaseTask, RunResult, RunTask, WireTensor, WorkerInit, WorkerTask } from './messages.js';
+import { POOL_CONTROL, type ChannelMessage, type DescribeResult, type ReleaseResult, type ReleaseTask, type RunResult, type RunTask, type WireTensor, type WorkerInit, type WorkerTask } from './messages.js';
 
 const workerFile = new URL('./worker.js', import.meta.url).href;
 
@@ -27,6 +27,8 @@ export class PoolLostError extends Error {
 
 /** How long close() waits for the workers to release their sessions before ending them anyway. */
 const RELEASE_WAIT_MS = 5000;
+/** How long close() waits for loading workers to stop (a session being created, one warmup run). */
+const LOADING_WAIT_MS = 60_000;
 
 /**
  * Figures that outlive one pool: a version reloaded in a new pool goes on counting
@@ -46,6 +48,7 @@ export class ModelPool {
   private readonly channel: BroadcastChannel;
   private readonly listeners = new Set<(message: ChannelMessage) => void>();
   private readonly readiness: Promise<{ warmupSeconds: number }>;
+  private readonly control = new Int32Array(new SharedArrayBuffer(POOL_CONTROL.SLOTS * Int32Array.BYTES_PER_ELEMENT));
   /** Set once no worker thread is left to run tasks. */
   private lost: PoolLostError | undefined;
   private closing = false;
@@ -57,7 +60,7 @@ export class ModelPool {
   private readonly waiting = new Set<(error: Error) => void>();
 
   constructor(
-    init: Omit<WorkerInit, 'channel'>,
+    init: Omit<WorkerInit, 'channel' | 'control'>,
     readonly instances: number,
     log?: Logger,
     onLost?: (error: PoolLostError) => void,
@@ -78,7 +81,7 @@ export class ModelPool {
       maxThreads: instances,
       idleTimeout: Number.POSITIVE_INFINITY,
       concurrentTasksPerWorker: 1,
-      workerData: { ...init, channel: channelName } satisfies WorkerInit,
+      workerData: { ...init, channel: channelName, control: this.control.buffer as SharedArrayBuffer } satisfies WorkerInit,
     });
     // Piscina re-emits worker crashes here; the task that crashed is rejected on its own.
     this.pool.on('error', () => undefined);
@@ -195,7 +198,12 @@ export class ModelPool {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    // Warming workers stop at their next run; a load still waiting on them fails now.
+    Atomics.store(this.control, POOL_CONTROL.CANCEL, 1);
+    for (const listener of [...this.listeners]) listener({ kind: 'failed', reason: 'the load was cancelled: its pool is closing' });
     this.listeners.clear();
+    const stopAt = performance.now() + LOADING_WAIT_MS;
+    while (Atomics.load(this.control, POOL_CONTROL.LOADING) > 0 && performance.now() < stopAt) await new Promise((r) => setTimeout(r, 10));
     const threads = this.pool.threads.length;
     if (threads > 0 && !this.lost && this.activeTasks === 0) {
       const releases = Array.from({ length: threads }, () => this.pool.run({ kind: 'release' } satisfies ReleaseTask) as Promise<ReleaseResult>);

@@ -6,7 +6,7 @@
 import { datatypeInfo, viewBytes, type Datatype, type TensorData } from '../tensor/datatypes.js';
 import type { WarmupInputPlan, WarmupPlan, WireTensor } from './messages.js';
 
-function decodeStrings(bytes: Uint8Array, count: number): string[] {
+export function decodeStrings(bytes: Uint8Array, count: number): string[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const strings: string[] = [];
   let offset = 0;

@@ -8,10 +8,20 @@ import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { ExecutionProvider } from '../models/model-config.js';
-import type { ChannelMessage, DescribeResult, ReleaseResult, RunResult, WireTensor, WireTensorSpec, WorkerInit, WorkerTask } from './messages.js';
+import { POOL_CONTROL, type ChannelMessage, type DescribeResult, type ReleaseResult, type RunResult, type WireTensor, type WireTensorSpec, type WorkerInit, type WorkerTask } from './messages.js';
+import { sessionOptions } from './session-options.js';
 import { warmupTensors } from './warmup-tensors.js';
 
 const init = workerData as WorkerInit;
+const control = new Int32Array(init.control);
+Atomics.add(control, POOL_CONTROL.LOADING, 1);
+let loading = true;
+const doneLoading = (): void => {
+  if (loading) Atomics.sub(control, POOL_CONTROL.LOADING, 1);
+  loading = false;
+};
+// A thread that exits while loading is not loading any more either.
+process.once('exit', doneLoading);
 
 interface LoadedSession {
   session: ort.InferenceSession;
@@ -20,17 +30,7 @@ interface LoadedSession {
 }
 
 async function createSession(providers: ExecutionProvider[]): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(init.modelPath, {
-    executionProviders: providers,
-    intraOpNumThreads: init.intraOpThreads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    // Spinning intra-op threads would take the cores the main thread needs for I/O.
-    extra: { session: { intra_op: { allow_spinning: init.intraOpSpinning ? '1' : '0' } } },
-    // ONNX Runtime prints its own error for a missing CUDA library; we report the reason ourselves.
-    logSeverityLevel: providers[0] === 'cuda' ? 4 : 2,
-  });
+  return ort.InferenceSession.create(init.modelPath, sessionOptions(init, providers));
 }
 
 /** Tries each execution provider in order of preference, so a CUDA model still serves on a CPU host. */
@@ -59,7 +59,10 @@ async function warmUp(session: ort.InferenceSession): Promise<void> {
       for (const input of warmupTensors(plan, (name) => ranks.get(name))) {
         feeds[input.name] = new ort.Tensor(input.type, input.data as ort.Tensor.DataType, input.shape);
       }
-      for (let i = 0; i < plan.count; i++) await session.run(feeds);
+      for (let i = 0; i < plan.count; i++) {
+        if (Atomics.load(control, POOL_CONTROL.CANCEL)) throw new Error('the load was cancelled');
+        await session.run(feeds);
+      }
     } catch (error) {
       throw new Error(`warmup sample ${JSON.stringify(plan.name)} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -86,6 +89,7 @@ const loaded: LoadedSession | Error = await loadAndWarmUp().catch((error: unknow
 const channel = new BroadcastChannel(init.channel);
 channel.postMessage((loaded instanceof Error ? { kind: 'failed', reason: loaded.message } : { kind: 'ready', warmupSeconds }) satisfies ChannelMessage);
 channel.close();
+doneLoading();
 
 function describeValue(meta: ort.InferenceSession.ValueMetadata): WireTensorSpec {
   if (!meta.isTensor) return { name: meta.name, type: 'non-tensor', isTensor: false, shape: [] };

@@ -22,6 +22,8 @@ export interface BatchPolicy {
   maxQueueDelayMs: number;
   maxQueueSize: number;
   instances: number;
+  /** Priority levels 1..priorityLevels (1 the highest) that requests may carry. */
+  priorityLevels: number;
 }
 
 export class DynamicBatcher<T extends QueuedItem> {
@@ -37,7 +39,7 @@ export class DynamicBatcher<T extends QueuedItem> {
     private readonly execute: (batch: T[]) => Promise<void>,
     private readonly now: () => number = () => performance.now(),
   ) {
-    this.queue = new RequestQueue<T>(policy.maxQueueSize);
+    this.queue = new RequestQueue<T>(policy.maxQueueSize, policy.priorityLevels);
     this.fullRows = policy.preferredBatchSizes.length
       ? Math.max(...policy.preferredBatchSizes)
       : policy.maxBatchSize;

@@ -21,6 +21,7 @@ export interface ScheduledRequest {
   inputs: InputTensor[];
   rows: number;
   signature: string;
+  /** Priority level, 1 (the highest) to the model's priority_levels. */
   priority: number;
   /** Longest time the request may wait in the queue, in µs; 0 for no limit. */
   timeoutUs: number;
@@ -61,6 +62,7 @@ export class VersionScheduler {
         maxQueueDelayMs: spec.maxQueueDelayUs / 1000,
         maxQueueSize: spec.maxQueueSize,
         instances: spec.instances,
+        priorityLevels: spec.priorityLevels,
       },
       (batch) => this.runBatch(batch),
     );

@@ -1,22 +1,44 @@
 /**
  * Tensor `data` in JSON: row-major, flat or nested to the shape. Decoding counts
  * the elements before it allocates, so a declared shape can never size an
- * allocation that the body does not back with real elements.
+ * allocation that the body does not back with real elements. Integer elements
+ * are exactly what the client wrote, or refused: never a rounded double.
  */
 import { invalidArgument } from '../errors.js';
-import type { DatatypeInfo, TensorData } from './datatypes.js';
+import type { DatatypeInfo, NumericArray, TensorData } from './datatypes.js';
+import { integerOfLiteral, isShortInteger, type JsonRequestText } from './json-literals.js';
 
-const INTEGER_RANGES: Record<string, readonly [number, number]> = {
-  UINT8: [0, 0xff],
-  UINT16: [0, 0xffff],
-  UINT32: [0, 0xffffffff],
-  INT8: [-0x80, 0x7f],
-  INT16: [-0x8000, 0x7fff],
-  INT32: [-0x80000000, 0x7fffffff],
+interface IntegerRange {
+  readonly min: bigint;
+  readonly max: bigint;
+  /** The part of the range a parsed double can be trusted to hold exactly. */
+  readonly exactMin: number;
+  readonly exactMax: number;
+}
+
+const integerRange = (min: bigint, max: bigint): IntegerRange => ({
+  min,
+  max,
+  exactMin: Math.max(Number(min), Number.MIN_SAFE_INTEGER),
+  exactMax: Math.min(Number(max), Number.MAX_SAFE_INTEGER),
+});
+
+const INTEGER_RANGES: Record<string, IntegerRange> = {
+  UINT8: integerRange(0n, 0xffn),
+  UINT16: integerRange(0n, 0xffffn),
+  UINT32: integerRange(0n, 0xffffffffn),
+  UINT64: integerRange(0n, 2n ** 64n - 1n),
+  INT8: integerRange(-0x80n, 0x7fn),
+  INT16: integerRange(-0x8000n, 0x7fffn),
+  INT32: integerRange(-0x80000000n, 0x7fffffffn),
+  INT64: integerRange(-(2n ** 63n), 2n ** 63n - 1n),
 };
 
 const describe = (value: unknown): string =>
   typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 32))}` : JSON.stringify(value) ?? String(value);
+
+/** A literal as the client wrote it, cut short: it may be a megabyte of digits. */
+const describeLiteral = (literal: string): string => (literal.length > 40 ? `${literal.slice(0, 40)}…` : literal);
 
 /** Flattens `data` (flat, or nested exactly to `shape`) into a list of scalars. */
 function flatten(data: unknown, shape: readonly number[], expectedCount: number, what: string): readonly unknown[] {
@@ -54,6 +76,10 @@ function elementError(what: string, index: number, info: DatatypeInfo, value: un
   return invalidArgument(`${what}: data[${index}] must be ${expectation(info)}, got ${describe(value)}`);
 }
 
+function literalError(what: string, index: number, info: DatatypeInfo, literal: string): Error {
+  return invalidArgument(`${what}: data[${index}] must be ${expectation(info)}, got ${describeLiteral(literal)}`);
+}
+
 function expectation(info: DatatypeInfo): string {
   switch (info.json) {
     case 'bool':
@@ -63,10 +89,66 @@ function expectation(info: DatatypeInfo): string {
     case 'string':
       return 'a string';
     default: {
-      const range = INTEGER_RANGES[info.name];
-      return range ? `an integer in [${range[0]}, ${range[1]}]` : `an integer (${info.name})`;
+      const range = INTEGER_RANGES[info.name]!;
+      return `an integer in [${range.min}, ${range.max}]`;
     }
   }
+}
+
+/**
+ * Integer elements. Parsed doubles are taken as they are while they are exact
+ * (json-literals.ts says when); from the first one that may not be, the rest
+ * are read from the literals in the body. Without a body (gRPC typed contents,
+ * exact by construction) a value outside the exact part is refused as it is.
+ */
+function decodeIntegers(
+  info: DatatypeInfo,
+  values: readonly unknown[],
+  what: string,
+  source: JsonRequestText | undefined,
+  inputIndex: number,
+): NumericArray {
+  const range = INTEGER_RANGES[info.name]!;
+  const { exactMin, exactMax } = range;
+  const count = values.length;
+  const out = new info.arrayType!(count);
+  let i = 0;
+  if (source === undefined || !source.mayHoldRoundedLiteral()) {
+    if (info.json === 'bigint') {
+      const big = out as BigInt64Array | BigUint64Array;
+      for (; i < count; i++) {
+        const v = values[i];
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < exactMin || v > exactMax) break;
+        big[i] = BigInt(v);
+      }
+    } else {
+      for (; i < count; i++) {
+        const v = values[i];
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < exactMin || v > exactMax) break;
+        out[i] = v;
+      }
+    }
+  }
+  if (i === count) return out;
+  if (source === undefined || typeof values[i] !== 'number') throw elementError(what, i, info, values[i]);
+  const literals = source.inputDataLiterals(inputIndex);
+  const big = info.json === 'bigint' ? (out as BigInt64Array | BigUint64Array) : undefined;
+  for (; i < count; i++) {
+    const v = values[i];
+    const literal = literals[i];
+    if (typeof v !== 'number' || literal === undefined) throw elementError(what, i, info, v);
+    if (isShortInteger(literal)) {
+      if (v < exactMin || v > exactMax) throw literalError(what, i, info, literal);
+      if (big) big[i] = BigInt(v);
+      else out[i] = v;
+      continue;
+    }
+    const exact = integerOfLiteral(literal);
+    if (exact === undefined || exact < range.min || exact > range.max) throw literalError(what, i, info, literal);
+    if (big) big[i] = exact;
+    else out[i] = Number(exact);
+  }
+  return out;
 }
 
 export function decodeJsonData(
@@ -75,6 +157,9 @@ export function decodeJsonData(
   shape: readonly number[],
   expectedCount: number,
   what: string,
+  /** The REST body `data` was parsed from, and its input's index there; absent for gRPC contents. */
+  source?: JsonRequestText,
+  inputIndex = -1,
 ): TensorData {
   if (info.json === 'binary-only') {
     throw invalidArgument(`${what}: ${info.name} data must be sent as binary (binary_data_size), not JSON`);
@@ -86,6 +171,7 @@ export function decodeJsonData(
     }
     return values as string[];
   }
+  if (info.json === 'integer' || info.json === 'bigint') return decodeIntegers(info, values, what, source, inputIndex);
   const out = new info.arrayType!(expectedCount);
   switch (info.json) {
     case 'float':
@@ -102,25 +188,6 @@ export function decodeJsonData(
         out[i] = v ? 1 : 0;
       }
       break;
-    case 'integer': {
-      const [min, max] = INTEGER_RANGES[info.name]!;
-      for (let i = 0; i < expectedCount; i++) {
-        const v = values[i];
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw elementError(what, i, info, v);
-        out[i] = v;
-      }
-      break;
-    }
-    case 'bigint': {
-      const unsigned = info.name === 'UINT64';
-      const big = out as BigInt64Array | BigUint64Array;
-      for (let i = 0; i < expectedCount; i++) {
-        const v = values[i];
-        if (typeof v !== 'number' || !Number.isInteger(v) || (unsigned && v < 0)) throw elementError(what, i, info, v);
-        big[i] = BigInt(v);
-      }
-      break;
-    }
   }
   return out;
 }

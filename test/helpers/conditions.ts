@@ -1,11 +1,11 @@
 /** Waiting for what a test expects, instead of sleeping. */
 
-/** Polls `check` until it holds; fails with `what` after the timeout. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+/** Polls `check` every `intervalMs` until it holds; fails with `what` after the timeout. */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000, intervalMs = 20): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
@@ -17,4 +17,14 @@ export async function rejection<E = Error>(promise: Promise<unknown>): Promise<E
     return error as E;
   }
   throw new Error('expected a rejection');
+}
+
+/** Tells at any moment whether `promise` has settled: for checks of what finished first. */
+export function settledFlag(promise: Promise<unknown>): () => boolean {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  return () => settled;
 }

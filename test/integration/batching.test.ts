@@ -2,8 +2,10 @@ import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLED_MODELS, TEST_MODELS } from '../../src/modelgen/catalog.js';
 import { slowModel } from '../../src/modelgen/graphs.js';
+import { settledFlag, waitFor } from '../helpers/conditions.js';
+import { IN_FLIGHT, modelStats, queueDepth, scrape, waitForSeries } from '../helpers/observe.js';
 import { writeRepository } from '../helpers/repository.js';
-import { postJson, request, startServer, type TestServer } from '../helpers/server.js';
+import { postJson, startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 const tiny = BUNDLED_MODELS.find((e) => e.model === 'tiny_classifier')!;
@@ -24,15 +26,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-interface ModelStats {
-  inference_count: number;
-  execution_count: number;
-  batch_stats: { batch_size: number; compute_infer: { count: number } }[];
-  dropped: { cancelled: number; timedOut: number; rejected: number };
-}
-
-const stats = async (model: string): Promise<ModelStats> =>
-  (await request(`${server.url}/v2/models/${model}/stats`)).json<{ model_stats: ModelStats[] }>().model_stats[0]!;
+const stats = (model: string) => modelStats(server.url, model);
 
 const row = (seed: number): number[] => Array.from({ length: 64 }, (_, i) => Math.cos(seed * 64 + i));
 const tinyInfer = (data: number[], rows = 1) =>
@@ -80,14 +74,6 @@ describe('dynamic batching', () => {
   });
 });
 
-async function until(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** A POST through `agent`, telling whether it went out on a connection used before. */
 const rawPost = (agent: Agent, path: string, body: string) =>
   new Promise<{ status: number; body: string; reusedSocket: boolean }>((resolve, reject) => {
@@ -117,17 +103,15 @@ describe('overload, deadlines and cancellation', () => {
 
   it('refuses a full model before reading the body: a malformed one gets 503, on a connection that stays open', async () => {
     const slowBody = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] });
-    const metric = async (pattern: RegExp) => pattern.test((await request(`${server.url}/metrics`)).body.toString());
-    const depthIs = (depth: number) => metric(new RegExp(`^brisk_queue_depth\\{model="slower",version="1"\\} ${depth}$`, 'm'));
     const fillingAgent = new Agent({ keepAlive: false, maxSockets: 3 });
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     // One runs, then two wait. The first is sent alone: requests arriving in one event-loop
     // turn all wait for the batcher's decision, and a third would find the queue full.
     const filling = [rawPost(fillingAgent, '/v2/models/slower/infer', slowBody)];
     try {
-      await until(async () => (await metric(/^brisk_requests_in_flight 1$/m)) && (await depthIs(0)));
+      await waitForSeries(server.url, { [IN_FLIGHT]: 1, [queueDepth('slower')]: 0 });
       filling.push(rawPost(fillingAgent, '/v2/models/slower/infer', slowBody), rawPost(fillingAgent, '/v2/models/slower/infer', slowBody));
-      await until(() => depthIs(2));
+      await waitForSeries(server.url, { [queueDepth('slower')]: 2 });
       const before = await stats('slower');
       // Not JSON at all: a 400 would mean the body was decoded before the queue was checked.
       const refused = await rawPost(agent, '/v2/models/slower/infer', 'not json'.repeat(1000));
@@ -137,8 +121,7 @@ describe('overload, deadlines and cancellation', () => {
       expect(next.status).toBe(200);
       expect(next.reusedSocket).toBe(true);
       expect((await stats('slower')).dropped.rejected).toBe(before.dropped.rejected + 1);
-      const metrics = (await request(`${server.url}/metrics`)).body.toString();
-      expect(metrics).toMatch(/^brisk_requests_total\{model="slower",version="1",protocol="rest",role="primary",outcome="overloaded"\} [1-9]/m);
+      expect(await scrape(server.url)).toMatch(/^brisk_requests_total\{model="slower",version="1",protocol="rest",role="primary",outcome="overloaded"\} [1-9]/m);
     } finally {
       agent.destroy();
       expect((await Promise.all(filling)).map((f) => f.status)).toEqual([200, 200, 200]);
@@ -146,30 +129,40 @@ describe('overload, deadlines and cancellation', () => {
   });
 
   it('fails a request with 504 when it would wait longer than its timeout', async () => {
+    const before = await stats('slow');
     const busy = slowInfer();
-    // Let the first request reach the worker before the second arrives.
-    await new Promise((r) => setTimeout(r, 50));
-    const started = performance.now();
+    const busyAnswered = settledFlag(busy);
+    // The first request runs before the second arrives, so the second has to wait.
+    await waitForSeries(server.url, { [IN_FLIGHT]: 1, [queueDepth('slow')]: 0 });
     const late = await slowInfer('slow', { timeout: 1000 });
     expect(late.status).toBe(504);
     expect(((await late.json()) as { error: string }).error).toMatch(/timed out after waiting 1000 µs/);
-    expect(performance.now() - started).toBeLessThan(1000);
+    // Answered at its timeout, not when the worker came free (a slow run takes about half a second).
+    expect(busyAnswered()).toBe(false);
     expect((await busy).status).toBe(200);
-    expect((await stats('slow')).dropped.timedOut).toBeGreaterThanOrEqual(1);
+    // Queued after the late one: once it is answered, the late one would have run too.
+    expect((await slowInfer()).status).toBe(200);
+    const after = await stats('slow');
+    expect(after.dropped.timedOut - before.dropped.timedOut).toBe(1);
+    expect(after.execution_count - before.execution_count).toBe(2);
   });
 
   it('drops a queued request whose client disconnected, without running it', async () => {
     const before = await stats('slow_cancel');
     const busy = slowInfer('slow_cancel');
-    await new Promise((r) => setTimeout(r, 50));
+    await waitForSeries(server.url, { [IN_FLIGHT]: 1, [queueDepth('slow_cancel')]: 0 });
     const controller = new AbortController();
     const abandoned = slowInfer('slow_cancel', {}, controller.signal).catch((e: Error) => e);
-    await new Promise((r) => setTimeout(r, 20));
+    await waitForSeries(server.url, { [queueDepth('slow_cancel')]: 1 });
     controller.abort();
     expect(await abandoned).toBeInstanceOf(Error);
+    await waitFor('the abandoned request to be dropped', async () => (await stats('slow_cancel')).dropped.cancelled === before.dropped.cancelled + 1);
     expect((await busy).status).toBe(200);
+    // Queued after the abandoned one: once it is answered, the abandoned one would have run too.
+    expect((await slowInfer('slow_cancel')).status).toBe(200);
     const after = await stats('slow_cancel');
     expect(after.dropped.cancelled - before.dropped.cancelled).toBe(1);
-    expect(after.execution_count - before.execution_count).toBe(1);
+    expect(after.execution_count - before.execution_count).toBe(2);
+    expect(after.inference_count - before.inference_count).toBe(2);
   });
 });

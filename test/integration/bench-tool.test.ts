@@ -1,8 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBench, writeReport } from '../../bench/tool/bench.js';
+import { runLoad } from '../../bench/lib/load.js';
+import { runBench, writeReport } from '../../src/loadtool/bench.js';
 import { BUNDLED_MODELS, TEST_MODELS } from '../../src/modelgen/catalog.js';
+import { projectFile } from '../../src/project-files.js';
 import { tempDir, writeRepository } from '../helpers/repository.js';
 import { request, startServer, type TestServer } from '../helpers/server.js';
 
@@ -12,6 +15,8 @@ beforeAll(async () => {
   const repository = writeRepository([
     { entry: BUNDLED_MODELS.find((e) => e.model === 'tiny_classifier')!, config: { max_batch_size: 64 } },
     { entry: TEST_MODELS.slow, config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 200 } } },
+    // Holds one request and refuses the rest at once with 503: a server under overload.
+    { entry: TEST_MODELS.slow, config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 1 } }, as: 'slow_refusing' },
   ]);
   server = await startServer(repository);
 });
@@ -87,7 +92,7 @@ describe('the bench tool, against a real server', () => {
     const result = await runBench({ ...options, url: server.url, model: 'tiny_classifier', mode: 'closed', loads: [1, 4], durationSeconds: 0.5 });
     const out = path.join(tempDir('bench'), 'run');
     const markdown = writeReport(result, out);
-    expect(markdown).toMatch(/\| concurrency \| sent \| answered \| req\/s \| rows\/s \| outcomes \| p50 ms \| p90 ms \| p95 ms \| p99 ms \| max ms \|/);
+    expect(markdown).toMatch(/\| concurrency \| sent \| answered \| goodput req\/s \| rows\/s \| outcomes \| p50 ms \| p90 ms \| p95 ms \| p99 ms \| max ms \| other answers p50 ms \| p99 ms \|/);
     expect(JSON.parse(readFileSync(`${out}.json`, 'utf8')).points).toHaveLength(2);
     for (const chart of ['latency', 'throughput']) {
       const svg = readFileSync(`${out}-${chart}.svg`, 'utf8');
@@ -95,5 +100,43 @@ describe('the bench tool, against a real server', () => {
       expect(svg.trim().endsWith('</svg>')).toBe(true);
       expect(svg).toMatch(/<path d="M[\d.]+,[\d.]+ L/);
     }
+  });
+
+  // Issue 12: the latency of fast 503 refusals was mixed into the percentiles, so p99
+  // improved the more a server refused.
+  it('keeps the latency of refusals apart from that of successes, and counts only successes as throughput', { timeout: 60_000 }, async () => {
+    // Forty requests due in one second at a model that serves about five a second and queues one.
+    const result = await runBench({ ...options, url: server.url, model: 'slow_refusing', mode: 'open', loads: [40], durationSeconds: 1 });
+    const point = result.points[0]!;
+    const successes = point.outcomes['200'] ?? 0;
+    const refusals = point.outcomes['503'] ?? 0;
+    expect(successes).toBeGreaterThan(0);
+    expect(refusals).toBeGreaterThan(successes);
+    expect(point.succeeded).toBe(successes);
+    expect(point.answered).toBe(successes + refusals);
+    expect(point.requestsPerSecond).toBeLessThanOrEqual(successes);
+    // A success waits for the slow model (about 200 ms); a refusal comes at once.
+    expect(point.latencyMs.p50).toBeGreaterThan(100);
+    expect(point.errorLatencyMs.p99).toBeLessThan(point.latencyMs.p50);
+    expect(writeReport(result, path.join(tempDir('bench-refusals'), 'run'))).toMatch(/\| 40 \| 40 \| \d+ \|/);
+  });
+
+  // Issue 12: the REST baselines' req/s counted every answer, 404s and 503s included.
+  it('counts only 2xx answers as the baselines\' throughput, with their latency apart', async () => {
+    const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 64], data: new Array(64).fill(0.5) }] });
+    const result = await runLoad({ url: `${server.url}/v2/models/no_such_model/infer`, connections: 2, durationSeconds: 0.5, body, headers: { 'content-type': 'application/json' } });
+    expect(result.non2xx).toBeGreaterThan(0);
+    expect(result.non2xx).toBe(result.requests);
+    expect(result.requestsPerSecond).toBe(0);
+    expect(result.latencyMs.p50).toBeNaN();
+    expect(result.non2xxLatencyMs!.p50).toBeGreaterThan(0);
+  });
+
+  // Issue 12: the load tool is part of the product; the image runs it without bench/ or dev dependencies.
+  it('answers `brisk bench --help` with its flags', () => {
+    const help = spawnSync(process.execPath, [projectFile('dist', 'src', 'cli.js'), 'bench', '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/usage: brisk bench/);
+    expect(help.stdout).toMatch(/--mode closed\|open/);
   });
 });

@@ -5,14 +5,19 @@ import { describe, expect, it } from 'vitest';
 import { BUNDLED_MODELS, TEST_MODELS } from '../../src/modelgen/catalog.js';
 import { projectFile } from '../../src/project-files.js';
 import { binaryRequest } from '../helpers/binary.js';
+import { waitFor } from '../helpers/conditions.js';
+import { IN_FLIGHT, queueDepth, waitForSeries } from '../helpers/observe.js';
 import { tempDir, writeRepository } from '../helpers/repository.js';
 import { postJson, request, startServer, type TestServer } from '../helpers/server.js';
 import { EXIT_CODE, EXIT_TRIGGER, START_BLOCKER_ENV } from '../helpers/worker-exit-injector.js';
 
+// Each test starts its own servers: seconds on an idle machine, far more on a loaded one. A guard, not a bound.
+const OWN_SERVERS = { timeout: 120_000 };
+
 const heavy = BUNDLED_MODELS.find((e) => e.model === 'heavy_mlp')!;
 const tiny = BUNDLED_MODELS.find((e) => e.model === 'tiny_classifier')!;
 
-describe('a batch past its time limit', () => {
+describe('a batch past its time limit', OWN_SERVERS, () => {
   it('is answered with 500 and a clear message on time, and the model serves again after the run', async () => {
     const repository = writeRepository([
       { entry: heavy, as: 'limited', config: { max_batch_size: 4096, instances: 1, batch_timeout_ms: 80 } },
@@ -25,24 +30,25 @@ describe('a batch past its time limit', () => {
       const small = binaryRequest([{ name: 'input', datatype: 'FP32', shape: [1, 512], data: new Float32Array(512).fill(0.5) }]);
       const url = `${server.url}/v2/models/limited/infer`;
 
-      const started = performance.now();
       const failed = await request(url, { method: 'POST', body: big.body, headers: big.headers });
       expect(failed.status).toBe(500);
       expect(failed.json()['error']).toMatch(/ran past batch_timeout_ms 80; its requests are answered now/);
-      // Answered at the limit, not when the run ended (a 4096-row batch takes far longer).
-      expect(performance.now() - started).toBeLessThan(2000);
+      // Answered at the limit, not when the run ended (a 4096-row batch takes seconds): the worker
+      // is still in that run, so the next batch also waits past the limit.
+      const next = await request(url, { method: 'POST', body: small.body, headers: small.headers });
+      expect(next.status).toBe(500);
+      expect(next.json()['error']).toMatch(/ran past batch_timeout_ms 80/);
 
       // Another model is untouched, and the limited one serves again once its worker is free.
       const other = await postJson(`${server.url}/v2/models/tiny_classifier/infer`, {
         inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 64], data: new Array(64).fill(0) }],
       });
       expect(other.status).toBe(200);
-      let status = 0;
-      for (let attempt = 0; attempt < 50 && status !== 200; attempt++) {
-        status = (await request(url, { method: 'POST', body: small.body, headers: small.headers })).status;
-        if (status !== 200) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(status).toBe(200);
+      await waitFor(
+        'the limited model to serve again',
+        async () => (await request(url, { method: 'POST', body: small.body, headers: small.headers })).status === 200,
+        90_000,
+      );
       expect((await request(`${server.url}/v2/health/live`)).status).toBe(200);
     } finally {
       await server.stop();
@@ -50,7 +56,7 @@ describe('a batch past its time limit', () => {
   });
 });
 
-describe('a batch that fails inside ONNX Runtime', () => {
+describe('a batch that fails inside ONNX Runtime', OWN_SERVERS, () => {
   it('fails only its own requests with 500 and the reason, and the model keeps serving', async () => {
     const repository = writeRepository([{ entry: TEST_MODELS.gather, config: { max_batch_size: 8 } }]);
     const server = await startServer(repository);
@@ -70,7 +76,7 @@ describe('a batch that fails inside ONNX Runtime', () => {
   });
 });
 
-describe('worker threads that die', () => {
+describe('worker threads that die', OWN_SERVERS, () => {
   const repository = () =>
     writeRepository([
       { entry: TEST_MODELS.fast, config: { max_batch_size: 1, instances: 1, dynamic_batching: { max_queue_size: 64 } } },
@@ -116,8 +122,8 @@ describe('worker threads that die', () => {
       writeFileSync(blocker, '');
       const started = performance.now();
       const [fatal, ...queued] = await Promise.all([0, 1, 2, 3].map((i) => fastRequest(server, i === 0 ? EXIT_TRIGGER : i)));
-      // Answered at once, not at batch_timeout_ms (30 s) and not never.
-      expect(performance.now() - started).toBeLessThan(5000);
+      // Not at batch_timeout_ms (30 s), and not never: a guard far from both.
+      expect(performance.now() - started).toBeLessThan(15_000);
       expect(fatal!.status).toBe(500);
       for (const answer of queued) {
         expect([500, 503]).toContain(answer.status);
@@ -157,17 +163,18 @@ describe('worker threads that die', () => {
   });
 });
 
-describe('graceful shutdown', () => {
+describe('graceful shutdown', OWN_SERVERS, () => {
   it('turns readiness off at once, answers every request in flight, then exits 0', async () => {
     const repository = writeRepository([{ entry: TEST_MODELS.slow, config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 16 } } }]);
-    // Readiness is asked on a new connection: the listener must still be open then.
-    const server = await startServer(repository, ['--drain-delay', '0.5']);
+    // Readiness is asked on a new connection: the listener must still be open then, so the delay is generous.
+    const server = await startServer(repository, ['--drain-delay', '2']);
     const slow = () =>
       postJson(`${server.url}/v2/models/slow/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] });
     const inFlight = [slow(), slow(), slow()];
-    await new Promise((r) => setTimeout(r, 50));
+    await waitForSeries(server.url, { [IN_FLIGHT]: 3 });
     const exited = server.stop();
-    await new Promise((r) => setTimeout(r, 20));
+    // Readiness turns off when the signal is handled, and the listener stays open for the drain delay.
+    await waitFor('the server to handle SIGTERM', () => server.logs.some((l) => l['msg'] === 'draining'));
     expect((await request(`${server.url}/v2/health/ready`)).status).toBe(503);
     const answers = await Promise.all(inFlight);
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
@@ -176,7 +183,7 @@ describe('graceful shutdown', () => {
   });
 });
 
-describe('shutdown past the drain timeout', () => {
+describe('shutdown past the drain timeout', OWN_SERVERS, () => {
   it('exits non-zero and logs what it abandoned; a second signal exits at once', async () => {
     const repository = writeRepository([{ entry: TEST_MODELS.slow, config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 16 } } }]);
     const server = await startServer(repository, ['--drain-timeout', '0.1']);
@@ -185,7 +192,7 @@ describe('shutdown past the drain timeout', () => {
         (error: Error) => error,
       );
     const inFlight = [slow(), slow(), slow(), slow()];
-    await new Promise((r) => setTimeout(r, 50));
+    await waitForSeries(server.url, { [IN_FLIGHT]: 4 });
     const code = await server.stop();
     expect(code).toBe(1);
     expect(server.logs.find((l) => l['msg'] === 'drain timeout: abandoning in-flight requests')?.['abandoned']).toBeGreaterThan(0);
@@ -198,23 +205,22 @@ describe('shutdown past the drain timeout', () => {
       postJson(`${second.url}/v2/models/slow/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] }).catch(
         () => undefined,
       );
+    // Two run and two wait: draining them all would take two slow runs, about a second.
     const pending = [slowOnSecond(), slowOnSecond(), slowOnSecond(), slowOnSecond()];
-    await new Promise((r) => setTimeout(r, 50));
+    await waitForSeries(second.url, { [IN_FLIGHT]: 4, [queueDepth('slow')]: 2 });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => second.process.once('close', (_code, signal) => resolve(signal)));
-    const started = performance.now();
     second.process.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 30));
+    await waitFor('the server to start draining', () => second.logs.some((l) => l['msg'] === 'draining'));
     second.process.kill('SIGTERM');
     // Ended by the signal, not aborted (SIGABRT) by worker threads torn down mid-run.
     expect(await exited).toBe('SIGTERM');
-    // Well before the queued batches (about half a second) could have finished.
-    expect(performance.now() - started).toBeLessThan(400);
     expect(second.logs.map((l) => l['msg'])).toContain('second signal: exiting now');
-    await Promise.all(pending);
+    // Exited before the batches it was running could finish: no request got an answer.
+    expect(await Promise.all(pending)).toEqual([undefined, undefined, undefined, undefined]);
   });
 });
 
-describe('bytes in flight', () => {
+describe('bytes in flight', OWN_SERVERS, () => {
   it('refuses requests past --max-inflight-bytes with 503, and frees the budget as answers go out', async () => {
     const repository = writeRepository([{ entry: TEST_MODELS.slow, config: { max_batch_size: 1, dynamic_batching: { max_queue_size: 100 } } }]);
     const server = await startServer(repository, ['--max-inflight-bytes', String(64 * 1024)]);

@@ -6,7 +6,9 @@ import { encodeBytesElements } from '../../src/tensor/bytes-elements.js';
 import { bytesOf, datatypeInfo, viewBytes, type Datatype, type TensorData } from '../../src/tensor/datatypes.js';
 import { decodeBytesElements } from '../../src/tensor/bytes-elements.js';
 import { binaryRequest, readOutputs } from '../helpers/binary.js';
+import { waitFor } from '../helpers/conditions.js';
 import { GrpcTestClient, reflectionClient } from '../helpers/grpc-client.js';
+import { IN_FLIGHT, modelStats, queueDepth, waitForSeries } from '../helpers/observe.js';
 import { writeRepository } from '../helpers/repository.js';
 import { request, startServer, type TestServer } from '../helpers/server.js';
 
@@ -78,6 +80,10 @@ function typedContents(datatype: Datatype, data: TensorData): Record<string, unk
     default: throw new Error(`${datatype} has no typed contents`);
   }
 }
+
+/** JSON with 64-bit integers written as exact literals: JSON.stringify has no BigInt, and a Number would round them. */
+const exactJson = (value: unknown): string =>
+  JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `<bigint ${v}>` : v)).replace(/"<bigint (-?\d+)>"/g, '$1');
 
 interface InferResponse {
   model_name: string;
@@ -157,10 +163,10 @@ describe('ModelInfer', () => {
     const grpcOutputs = outputsOf(response);
     const rest = await request(`${server.url}/v2/models/typed_echo/infer`, {
       method: 'POST',
-      body: JSON.stringify({
+      body: exactJson({
         inputs: tensors.map((t) => {
           const list = Array.isArray(t.data) ? t.data : Array.from(t.data as ArrayLike<number | bigint>);
-          const data = t.datatype === 'BOOL' ? list.map((v) => v === 1) : list.map((v) => (typeof v === 'bigint' ? Number(v) : v));
+          const data = t.datatype === 'BOOL' ? list.map((v) => v === 1) : list;
           return { name: t.name, datatype: t.datatype, shape: t.shape, data };
         }),
       }),
@@ -229,16 +235,25 @@ describe('ModelInfer', () => {
 
 describe('deadlines and cancellation', () => {
   const slow = { model_name: 'slow', inputs: [{ name: 'x', datatype: 'FP32', shape: ['1', '4'], contents: { fp32_contents: [1, 2, 3, 4] } }] };
+  const slowStats = () => modelStats(server.url, 'slow');
 
   it('fails with DEADLINE_EXCEEDED when the deadline passes while queued, and the request never runs', async () => {
-    const busy = client.call('ModelInfer', slow);
-    await new Promise((r) => setTimeout(r, 30));
-    const error = await grpcError(client.call('ModelInfer', slow, { deadlineMs: 60 }));
+    const before = await slowStats();
+    // One runs and one waits: the call with a deadline is third, about a second from its turn.
+    const ahead = [client.call('ModelInfer', slow), client.call('ModelInfer', slow)];
+    await waitForSeries(server.url, { [IN_FLIGHT]: 2, [queueDepth('slow')]: 1 });
+    const error = await grpcError(client.call('ModelInfer', slow, { deadlineMs: 200 }));
+    // The client's own timer gives this code whatever the server does; what follows checks the server.
     expect(error.code).toBe(status.DEADLINE_EXCEEDED);
-    await busy;
-    const stats = (await request(`${server.url}/v2/models/slow/stats`)).json<{ model_stats: { dropped: { timedOut: number; cancelled: number } }[] }>();
-    const dropped = stats.model_stats[0]!.dropped;
-    expect(dropped.timedOut + dropped.cancelled).toBeGreaterThanOrEqual(1);
+    const dropped = (stats: Awaited<ReturnType<typeof slowStats>>) => stats.dropped.timedOut + stats.dropped.cancelled;
+    await waitFor('the server to drop the call', async () => dropped(await slowStats()) === dropped(before) + 1);
+    await Promise.all(ahead);
+    // Queued after the dropped call: once it is answered, the dropped call would have run too.
+    await client.call('ModelInfer', slow);
+    const after = await slowStats();
+    expect(dropped(after) - dropped(before)).toBe(1);
+    expect(after.execution_count - before.execution_count).toBe(3);
+    expect(after.inference_count - before.inference_count).toBe(3);
   });
 
   it('refuses calls past the queue limit with UNAVAILABLE at once', async () => {
@@ -254,20 +269,19 @@ describe('deadlines and cancellation', () => {
   });
 
   it('drops a call cancelled while queued', async () => {
-    const statsOf = async () =>
-      (await request(`${server.url}/v2/models/slow/stats`)).json<{ model_stats: { execution_count: number; dropped: { cancelled: number } }[] }>()
-        .model_stats[0]!;
-    const before = await statsOf();
+    const before = await slowStats();
     const busy = client.call('ModelInfer', slow);
-    await new Promise((r) => setTimeout(r, 30));
+    await waitForSeries(server.url, { [IN_FLIGHT]: 1, [queueDepth('slow')]: 0 });
     const call = client.inference['ModelInfer']!(slow, () => undefined);
-    await new Promise((r) => setTimeout(r, 30));
+    await waitForSeries(server.url, { [queueDepth('slow')]: 1 });
     call.cancel();
+    await waitFor('the server to drop the call', async () => (await slowStats()).dropped.cancelled === before.dropped.cancelled + 1);
     await busy;
-    await new Promise((r) => setTimeout(r, 20));
-    const after = await statsOf();
+    // Queued after the cancelled call: once it is answered, the cancelled call would have run too.
+    await client.call('ModelInfer', slow);
+    const after = await slowStats();
     expect(after.dropped.cancelled - before.dropped.cancelled).toBe(1);
-    expect(after.execution_count - before.execution_count).toBe(1);
+    expect(after.execution_count - before.execution_count).toBe(2);
   });
 });
 

@@ -4,13 +4,13 @@
  * version alive for the requests admitted to it. Every case runs against a real
  * server with real models, most under closed-loop load that must see no failure.
  */
-import { cpSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLED_MODELS, TEST_MODELS } from '../../src/modelgen/catalog.js';
 import { waitFor } from '../helpers/conditions.js';
-import { addRawModel, writeRepository } from '../helpers/repository.js';
+import { addRawModel, tempDir, writeRepository } from '../helpers/repository.js';
 import { postJson, request, startServer, type HttpAnswer, type TestServer } from '../helpers/server.js';
 
 const TOKEN = 'lifecycle-admin-token-0123456789';
@@ -238,6 +238,22 @@ describe('unloading', () => {
   });
 });
 
+describe('the repository index', () => {
+  it("lists only READY versions when asked {\"ready\": true}, as Triton does, and refuses a ready that is not a boolean", async () => {
+    addRawModel(repository, 'unreadable', { '1/model.onnx': 'not a protobuf' });
+    expect((await load('unreadable')).status).toBe(400);
+    const all = await index();
+    expect(all.find((e) => e.name === 'unreadable')).toMatchObject({ state: 'UNAVAILABLE' });
+    const ask = (body: unknown) => request(`${server.url}/v2/repository/index`, { method: 'POST', body: JSON.stringify(body) });
+    const ready = (await ask({ ready: true })).json<IndexEntry[]>();
+    expect(ready).toEqual(all.filter((e) => e.state === 'READY'));
+    expect((await ask({ ready: false })).json<IndexEntry[]>()).toEqual(all);
+    const bad = await ask({ ready: 'yes' });
+    expect(bad.status).toBe(400);
+    expect(bad.json()['error']).toMatch(/ready must be true or false/);
+  });
+});
+
 describe('warmup', () => {
   it('keeps a new version out of traffic until every instance has run its warmup, while readiness stays 200', async () => {
     const slowWarmup = {
@@ -278,12 +294,15 @@ describe('memory over repeated loads', () => {
     const after = await rss();
     // Each load maps ~20 MB of weights in two sessions; a leak of one load a cycle would show as 15 × 40 MB.
     expect(after - settled).toBeLessThan(150 * 1024 * 1024);
+    // Unloaded, it leaves no gauge behind that would still say it queues or loaded.
+    const text = (await request(`${server.url}/metrics`)).body.toString();
+    expect(text).not.toMatch(/^brisk_(queue_depth|queue_capacity|model_load_seconds)\{[^}]*model="heavy"/m);
   }, 120_000);
 });
 
-function writeRepositoryModel(name: string, entry: (typeof BUNDLED_MODELS)[number], config: unknown): void {
+function writeRepositoryModel(name: string, entry: (typeof BUNDLED_MODELS)[number], config: unknown, into = repository): void {
   const built = writeRepository([{ entry, as: name, config: config as Record<string, unknown> }]);
-  cpSync(path.join(built, name), path.join(repository, name), { recursive: true });
+  cpSync(path.join(built, name), path.join(into, name), { recursive: true });
 }
 
 describe('polling the repository', () => {
@@ -294,15 +313,19 @@ describe('polling the repository', () => {
     const stateOf = async (version: string) => (await indexOf()).find((e) => e.name === 'scorer' && e.version === version);
     try {
       const traffic = closedLoop(`${poller.url}/v2/models/scorer/infer`, scorerBody, 4);
-      cpSync(path.join(polled, 'scorer', '2'), path.join(polled, 'scorer', '3'), { recursive: true });
+      // Each change lands in one step (a rename), so no scan can see it half made.
+      const staging = tempDir('staging');
+      cpSync(path.join(polled, 'scorer', '2'), path.join(staging, '3'), { recursive: true });
+      renameSync(path.join(staging, '3'), path.join(polled, 'scorer', '3'));
       await waitFor('version 3 to serve', async () => (await stateOf('3'))?.state === 'READY');
 
-      writeFileSync(path.join(polled, 'scorer', 'config.json'), JSON.stringify({ max_batch_size: 32, version_policy: { all: {} } }));
+      writeFileSync(path.join(staging, 'config.json'), JSON.stringify({ max_batch_size: 32, version_policy: { all: {} } }));
+      renameSync(path.join(staging, 'config.json'), path.join(polled, 'scorer', 'config.json'));
       await waitFor('the reload with max_batch_size 32', () =>
         poller.logs.filter((l) => l['msg'] === 'model version ready' && l['maxBatchSize'] === 32).length === 3,
       );
 
-      rmSync(path.join(polled, 'scorer', '1'), { recursive: true });
+      renameSync(path.join(polled, 'scorer', '1'), path.join(staging, '1'));
       await waitFor('version 1 to be unloaded', async () => (await stateOf('1'))?.reason === 'unloaded');
       const answers = await traffic.stop();
       expect(failures(answers)).toEqual([]);
@@ -312,4 +335,80 @@ describe('polling the repository', () => {
       await poller.stop();
     }
   });
+});
+
+describe('loads that must change nothing', () => {
+  it('keeps a load of several versions out of traffic until all are ready, and serves none of them when one fails', async () => {
+    const multi = writeRepository([{ entry: tiny, as: 'multi', config: { max_batch_size: 64, version_policy: { all: {} } } }]);
+    cpSync(path.join(multi, 'multi'), path.join(repository, 'multi'), { recursive: true });
+    expect((await load('multi')).status).toBe(200);
+    const traffic = closedLoop(`${server.url}/v2/models/multi/infer`, tinyBody, 8);
+    await waitFor('traffic on version 1', () => traffic.answers.length > 20);
+    cpSync(path.join(repository, 'multi', '1'), path.join(repository, 'multi', '2'), { recursive: true });
+    addRawModel(repository, 'multi', { '3/model.onnx': 'not a protobuf' });
+    const failed = await load('multi');
+    expect(failed.status).toBe(400);
+    const before = traffic.answers.length;
+    await waitFor('traffic after the failed load', () => traffic.answers.length > before + 20);
+    const answers = await traffic.stop();
+    expect(failures(answers)).toEqual([]);
+    // Version 2 loaded fine, but the load as a whole failed: it never took a request.
+    expect(new Set(answers.map((a) => a.version))).toEqual(new Set(['1']));
+    expect(await entryOf('multi', '2')).toMatchObject({ state: 'UNAVAILABLE', reason: expect.stringMatching(/^not loaded: version 3/) });
+    expect(await entryOf('multi', '1')).toMatchObject({ state: 'READY', reason: expect.stringMatching(/the last load failed/) });
+  });
+
+  it('refuses (409) a load that would drop a version a route started to use while it loaded', async () => {
+    const racer = writeRepository([{ entry: TEST_MODELS.slow, as: 'racer', config: { max_batch_size: 4 } }]);
+    cpSync(path.join(racer, 'racer'), path.join(repository, 'racer'), { recursive: true });
+    expect((await load('racer')).status).toBe(200);
+    // Version 2 replaces version 1 (latest 1), after a warmup long enough to change the route meanwhile.
+    cpSync(path.join(repository, 'racer', '1'), path.join(repository, 'racer', '2'), { recursive: true });
+    const slowWarmup = {
+      max_batch_size: 4,
+      model_warmup: [{ name: 'slow', batch_size: 4, count: 3, inputs: { x: { data_type: 'TYPE_FP32', dims: [4], zero_data: true } } }],
+    };
+    const loading = load('racer', slowWarmup);
+    await waitFor('version 2 to show as loading', async () => (await entryOf('racer', '2'))?.state === 'LOADING');
+    expect((await admin('PUT', '/admin/routes/racing', { targets: [{ model: 'racer', version: '1', weight: 100 }] })).status).toBe(200);
+    const refused = await loading;
+    expect(refused.status).toBe(409);
+    expect(refused.json()['error']).toMatch(/route racing/);
+    expect(await entryOf('racer', '1')).toMatchObject({ state: 'READY' });
+    expect((await postJson(`${server.url}/v2/models/racing/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] })).status).toBe(200);
+  });
+});
+
+describe('loads and shutdown', () => {
+  it('refuses loads once SIGTERM came, and a warmup under way does not stop a clean exit', async () => {
+    const own = writeRepository([{ entry: TEST_MODELS.fast, config: { max_batch_size: 8 } }]);
+    // A drain delay long enough for the unload below to come before the admin port closes, on a loaded machine.
+    const stopping = await startServer(own, ['--drain-delay', '5'], { ADMIN_TOKEN: TOKEN });
+    writeRepositoryModel('slow', TEST_MODELS.slow, { max_batch_size: 4 }, own);
+    const url = `http://127.0.0.1:${stopping.logs.find((l) => l['msg'] === 'serving')!['adminPort'] as number}`;
+    const post = (urlPath: string, body?: unknown) =>
+      request(`${url}${urlPath}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    const exited = new Promise<number | null>((resolve) => stopping.process.once('exit', (code) => resolve(code)));
+    // A long warmup: its load is under way when the signal comes.
+    const warming = post('/v2/repository/models/slow/load', {
+      parameters: {
+        config: JSON.stringify({
+          max_batch_size: 4,
+          model_warmup: [{ name: 'long', batch_size: 4, count: 1000, inputs: { x: { data_type: 'TYPE_FP32', dims: [4], zero_data: true } } }],
+        }),
+      },
+    }).catch((error: unknown) => ({ status: 0, error }));
+    await waitFor('the warmup to begin', async () => {
+      const entries = (await post('/v2/repository/index')).json<IndexEntry[]>();
+      return entries.some((e) => e.name === 'slow' && e.state === 'LOADING');
+    });
+    stopping.process.kill('SIGTERM');
+    await waitFor('the drain to begin', () => stopping.logs.some((l) => l['msg'] === 'draining'));
+    const refused = await post('/v2/repository/models/fast/unload');
+    expect(refused.status).toBe(503);
+    expect(refused.json()['error']).toMatch(/shutting down/);
+    // The warmup is cancelled at its next run: the process ends by itself, cleanly.
+    expect(await exited).toBe(0);
+    await warming;
+  }, 60_000);
 });

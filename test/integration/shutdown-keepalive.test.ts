@@ -119,6 +119,27 @@ describe('SIGTERM under keep-alive load', () => {
   });
 });
 
+describe('SIGTERM with idle keep-alive connections', () => {
+  it('answers a request that comes on an idle connection just after the listener closed, with Connection: close', async () => {
+    const server = await startServer(writeRepository([{ entry: tiny }]), ['--drain-delay', '0']);
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    try {
+      // Eight connections, used once and then idle since before the signal.
+      const first = await Promise.all(Array.from({ length: 8 }, () => exchange(agent, server.httpPort, 'POST', '/v2/models/tiny_classifier/infer', INFER_BODY)));
+      expect(first.map((o) => o.status)).toEqual(new Array(8).fill(200));
+      const exited = server.stop();
+      await until(() => server.logs.some((l) => String(l['msg']).startsWith('listeners closed')), 'the listeners to close');
+      // Idle until now, they send again: the server waits a full quiet period after the close.
+      const late = await Promise.all(Array.from({ length: 8 }, () => exchange(agent, server.httpPort, 'POST', '/v2/models/tiny_classifier/infer', INFER_BODY)));
+      expect(late.map((o) => ({ status: o.status, closes: o.closes, error: o.error }))).toEqual(new Array(8).fill({ status: 200, closes: true, error: undefined }));
+      expect(await exited).toBe(0);
+    } finally {
+      agent.destroy();
+      await server.stop();
+    }
+  });
+});
+
 describe('gRPC health Watch streams on SIGTERM', () => {
   it('report NOT_SERVING and end when the listeners close, so they do not hold the shutdown', async () => {
     const server = await startServer(writeRepository([{ entry: tiny }]), ['--drain-delay', '0.2', '--drain-timeout', '30']);

@@ -8,14 +8,14 @@ interface Item extends QueuedItem {
 
 let now = 0;
 let nextId = 0;
-const item = (rows = 1): Item => ({ rows, signature: '', priority: 1, enqueuedAt: now, queued: true, id: nextId++ });
+const item = (rows = 1, priority = 1): Item => ({ rows, signature: '', priority, enqueuedAt: now, queued: true, id: nextId++ });
 
 /** A batcher whose batches finish only when the test says so. */
 function harness(policy: Partial<BatchPolicy>) {
   const batches: Item[][] = [];
   const finishers: (() => void)[] = [];
   const batcher = new DynamicBatcher<Item>(
-    { maxBatchSize: 8, preferredBatchSizes: [], maxQueueDelayMs: 5, maxQueueSize: 100, instances: 1, ...policy },
+    { maxBatchSize: 8, preferredBatchSizes: [], maxQueueDelayMs: 5, maxQueueSize: 100, instances: 1, priorityLevels: 4, ...policy },
     (batch) => {
       batches.push(batch);
       return new Promise<void>((resolve) => finishers.push(resolve));
@@ -98,6 +98,31 @@ describe('DynamicBatcher', () => {
     expect(batches.map((b) => b.length)).toEqual([1, 4]);
   });
 
+  // Issue 12, item 2: requests of distinct priorities never shared a batch.
+  it('runs the highest level first and fills each batch from lower levels', async () => {
+    const { batcher, batches, finishNext } = harness({ maxBatchSize: 4 });
+    batcher.enqueue(item());
+    await vi.advanceTimersByTimeAsync(0);
+    const low = [4, 3, 4, 2, 3].map((level) => item(1, level));
+    const high = [item(1, 1), item(1, 1), item(1, 1)];
+    [...low, ...high].forEach((i) => batcher.enqueue(i));
+    await finishNext();
+    await finishNext();
+    expect(batches.slice(1)).toEqual([
+      [...high, low[3]],
+      [low[1], low[4], low[0], low[2]],
+    ]);
+  });
+
+  it('counts rows of every level toward a full batch', async () => {
+    const { batcher, batches } = harness({ instances: 2, maxBatchSize: 4, maxQueueDelayMs: 1000 });
+    batcher.enqueue(item());
+    await vi.advanceTimersByTimeAsync(0);
+    for (const level of [1, 2, 3, 4]) batcher.enqueue(item(1, level));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches.map((b) => b.map((i) => i.priority))).toEqual([[1], [1, 2, 3, 4]]);
+  });
+
   it('refuses requests past max_queue_size', async () => {
     const { batcher } = harness({ maxQueueSize: 2 });
     batcher.enqueue(item());
@@ -124,7 +149,7 @@ describe('DynamicBatcher', () => {
   it('keeps going after a batch fails', async () => {
     const batches: number[] = [];
     const batcher = new DynamicBatcher<Item>(
-      { maxBatchSize: 8, preferredBatchSizes: [], maxQueueDelayMs: 0, maxQueueSize: 10, instances: 1 },
+      { maxBatchSize: 8, preferredBatchSizes: [], maxQueueDelayMs: 0, maxQueueSize: 10, instances: 1, priorityLevels: 1 },
       async (batch) => {
         batches.push(batch.length);
         throw new Error('boom');

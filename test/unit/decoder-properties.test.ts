@@ -130,3 +130,89 @@ describe('request decoders, for arbitrary input', () => {
     );
   });
 });
+
+/**
+ * Issue 12, item 4: integer data went through JSON.parse's doubles, so large or oddly
+ * written integers were rounded or wrapped. Every way JSON can write an integer (and a
+ * few near-integers) must decode to exactly the client's value, or be refused at the
+ * first element that is no integer of the datatype.
+ */
+describe('REST JSON integer data, for arbitrary literals', () => {
+  const RANGES: Record<string, readonly [bigint, bigint]> = {
+    UINT8: [0n, 255n],
+    UINT16: [0n, 65535n],
+    UINT32: [0n, 2n ** 32n - 1n],
+    UINT64: [0n, 2n ** 64n - 1n],
+    INT8: [-128n, 127n],
+    INT16: [-32768n, 32767n],
+    INT32: [-(2n ** 31n), 2n ** 31n - 1n],
+    INT64: [-(2n ** 63n), 2n ** 63n - 1n],
+  };
+  const TYPES = Object.keys(RANGES);
+
+  /** A literal and the integer it denotes (undefined: not an integer). */
+  type Element = { literal: string; value: bigint | undefined };
+  const around = (edge: bigint) => fc.bigInt({ min: edge - 3n, max: edge + 3n });
+  const integer = fc.oneof(
+    fc.bigInt({ min: -100n, max: 100n }),
+    fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }),
+    ...[2n ** 53n, -(2n ** 53n), 2n ** 63n, -(2n ** 63n), 2n ** 64n, 2n ** 31n, -(2n ** 31n), 2n ** 32n].map(around),
+  );
+  const sign = (v: bigint) => (v < 0n ? '-' : '');
+  const abs = (v: bigint) => (v < 0n ? -v : v);
+  const element: fc.Arbitrary<Element> = fc.tuple(integer, fc.nat(5), fc.nat(25)).map(([v, form, k]) => {
+    const scaled = 10n ** BigInt(k);
+    switch (form) {
+      case 0:
+        return { literal: String(v), value: v };
+      case 1:
+        return { literal: `${v}.${'0'.repeat(k + 1)}`, value: v };
+      case 2:
+        // The same integer written with more digits and a negative exponent.
+        return { literal: `${sign(v)}${abs(v) * scaled}e-${k}`, value: v };
+      case 3:
+        return { literal: `${sign(v)}${abs(v)}E+${k}`, value: v * scaled };
+      case 4:
+        return { literal: `${v}.${'0'.repeat(k)}1`, value: undefined };
+      default:
+        return { literal: `${sign(v)}${abs(v) * 10n + 5n}e-1`, value: undefined };
+    }
+  });
+
+  it('decodes exactly the integers written, or refuses the first element that is none', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...TYPES),
+        fc.array(element, { minLength: 1, maxLength: 12 }),
+        fc.boolean(),
+        fc.constantFrom('', ' ', '\n  '),
+        fc.boolean(),
+        (datatype, elements, nested, space, withFloats) => {
+          const [min, max] = RANGES[datatype]!;
+          const list = elements.map((e) => e.literal).join(`,${space}`);
+          const data = nested ? `[${space}[${list}]${space}]` : `[${list}]`;
+          const shape = nested ? `[1,${elements.length}]` : `[${elements.length}]`;
+          // Maybe a float input first, whose 17-digit literal makes every literal be read from the text,
+          // and a repeated "data" whose first value is a decoy.
+          const floats = withFloats ? '{"name":"f","datatype":"FP64","shape":[1],"data":[0.30000000000000004]},' : '';
+          const body = Buffer.from(
+            `{"inputs":[${floats}` +
+              `{"name":"ids","datatype":"${datatype}","shape":${shape},"data":[7],${space}"data":${space}${data}}]}`,
+          );
+          const bad = elements.findIndex((e) => e.value === undefined || e.value < min || e.value > max);
+          const request = decodeOrRefuse(() => decodeInferRequest(body, { modelName: 'm', headerLength: '' }));
+          if (bad < 0) {
+            expect(request).toBeDefined();
+            expect(Array.from(request!.inputs.at(-1)!.data as ArrayLike<number | bigint>, BigInt)).toEqual(elements.map((e) => e.value));
+          } else {
+            expect(request).toBeUndefined();
+            expect(() => decodeInferRequest(body, { modelName: 'm', headerLength: '' })).toThrow(
+              `input ids: data[${bad}] must be an integer in [${min}, ${max}], got ${elements[bad]!.literal.slice(0, 40)}`,
+            );
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});

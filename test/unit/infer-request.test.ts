@@ -117,3 +117,61 @@ describe('decodeInferRequest', () => {
     expect(refusal(json(input({})), value)).toMatch(/Inference-Header-Content-Length/);
   });
 });
+
+/**
+ * Issue 12, item 4: JSON.parse rounds integers past 2^53 (and wraps them past 2^63 once
+ * stored in a BigInt64Array), so the server computed on numbers the client never sent.
+ * Request bodies here are written as text: JSON.stringify cannot hold such integers.
+ */
+describe('integer data in JSON is exact or refused', () => {
+  const integerBody = (datatype: string, data: string, extra = ''): Buffer =>
+    Buffer.from(`{${extra}"inputs":[{"name":"ids","datatype":"${datatype}","shape":[${data.split(',').length}],"data":[${data}]}]}`);
+  const decoded = (body: Buffer): unknown[] => Array.from(decodeInferRequest(body, target).inputs[0]!.data as ArrayLike<unknown>);
+
+  it.each([
+    ['INT64', '9007199254740993,-9007199254740993', [2n ** 53n + 1n, -(2n ** 53n) - 1n]],
+    ['INT64', '9223372036854775807,-9223372036854775808', [2n ** 63n - 1n, -(2n ** 63n)]],
+    ['UINT64', '18446744073709551615,9223372036854775808,0', [2n ** 64n - 1n, 2n ** 63n, 0n]],
+    ['INT64', '1e18,12345678901234567e2,1000.000000000000000000,-0', [10n ** 18n, 1234567890123456700n, 1000n, 0n]],
+    ['UINT64', '10000e-4,4.2e1', [1n, 42n]],
+  ])('%s data [%s] keeps every digit', (datatype, data, expected) => {
+    expect(decoded(integerBody(datatype, data))).toEqual(expected);
+  });
+
+  it('finds a 16-digit literal at any offset in the body', () => {
+    for (let pad = 0; pad < 40; pad++) {
+      const body = Buffer.from(`{"inputs":[{"name":"ids","datatype":"INT64","shape":[1],"data":[${' '.repeat(pad)}9007199254740993]}]}`);
+      expect(decoded(body), `padded by ${pad}`).toEqual([9007199254740993n]);
+    }
+  });
+
+  it('reads the literals of the right input, past other inputs, strings, escapes and repeated names', () => {
+    const body = Buffer.from(
+      `{"id":"x 12345678901234567 \\" [1,2]","inputs":[` +
+        `{"name":"f","datatype":"FP32","shape":[2],"data":[0.12345678901234567,-1e-7]},` +
+        `{"name":"a","datatype":"INT64","shape":[2,1],"data":[1,2],"d\\u0061ta":[[9007199254740993],[-9007199254740995]],"extra":{"data":[5]}},` +
+        `{"name":"b","datatype":"UINT64","shape":[1],"data":[18446744073709551614]}]}`,
+    );
+    const request = decodeInferRequest(body, target);
+    expect(Array.from(request.inputs[1]!.data as BigInt64Array)).toEqual([9007199254740993n, -9007199254740995n]);
+    expect(Array.from(request.inputs[2]!.data as BigUint64Array)).toEqual([18446744073709551614n]);
+  });
+
+  it.each([
+    ['INT64 2^63', 'INT64', '9223372036854775808', 'data[0] must be an integer in [-9223372036854775808, 9223372036854775807], got 9223372036854775808'],
+    ['INT64 -2^63-1', 'INT64', '1,-9223372036854775809', 'data[1] must be an integer in [-9223372036854775808, 9223372036854775807], got -9223372036854775809'],
+    ['UINT64 2^64', 'UINT64', '18446744073709551616', 'got 18446744073709551616'],
+    ['UINT64 -1', 'UINT64', '5,-1', 'data[1] must be an integer in [0, 18446744073709551615], got -1'],
+    ['INT64 1.5', 'INT64', '1.5', 'data[0] must be an integer in [-9223372036854775808, 9223372036854775807], got 1.5'],
+    ['INT64 1e400 (Infinity)', 'INT64', '1e400', 'got 1e400'],
+    ['INT64 1e-400 (parsed as 0)', 'INT64', '1e-400', 'got 1e-400'],
+    ['INT32 1.0000000000000000001 (parsed as 1)', 'INT32', '1.0000000000000000001', 'data[0] must be an integer in [-2147483648, 2147483647], got 1.0000000000000000001'],
+    ['INT32 2147483647.00000000001', 'INT32', '2147483647.00000000001', 'got 2147483647.00000000001'],
+    ['UINT8 1e-400 (parsed as 0)', 'UINT8', '0,1e-400', 'data[1] must be an integer in [0, 255], got 1e-400'],
+    ['INT64 10^100000, cut short', 'INT64', `1${'0'.repeat(100000)}`, `got 1${'0'.repeat(39)}…`],
+  ])('refuses %s naming the input, the index and the value', (_, datatype, data, message) => {
+    const refused = refusal(integerBody(datatype, data));
+    expect(refused).toContain(message);
+    expect(refused).toMatch(/^input ids: data\[\d\]/);
+  });
+});

@@ -52,6 +52,22 @@ describe('model config file', () => {
     expect(result.error?.issues[0]?.message).toMatch(/8 is larger than max_batch_size 4/);
   });
 
+  it("takes Triton's priority_levels and default_priority_level, two levels and level 1 by default", () => {
+    const defaults = resolveModelSpec('m', 1, undefined, described([-1, 4], [-1, 2]));
+    expect([defaults.priorityLevels, defaults.defaultPriorityLevel]).toEqual([2, 1]);
+    const four = resolveModelSpec('m', 1, config({ dynamic_batching: { priority_levels: 4, default_priority_level: 3 } }), described([-1, 4], [-1, 2]));
+    expect([four.priorityLevels, four.defaultPriorityLevel]).toEqual([4, 3]);
+  });
+
+  it('refuses a default priority level outside 1..priority_levels, and levels it cannot keep cheap', () => {
+    const above = modelConfigFileSchema.safeParse({ dynamic_batching: { priority_levels: 2, default_priority_level: 3 } });
+    expect(above.error?.issues[0]?.path).toEqual(['dynamic_batching', 'default_priority_level']);
+    expect(above.error?.issues[0]?.message).toMatch(/3 is larger than priority_levels 2/);
+    expect(modelConfigFileSchema.safeParse({ dynamic_batching: { priority_levels: 0 } }).success).toBe(false);
+    expect(modelConfigFileSchema.safeParse({ dynamic_batching: { default_priority_level: 0 } }).success).toBe(false);
+    expect(modelConfigFileSchema.safeParse({ dynamic_batching: { priority_levels: 2 ** 31 - 1 } }).success).toBe(false);
+  });
+
   it('refuses unknown keys', () => {
     expect(modelConfigFileSchema.safeParse({ max_batch_sise: 4 }).success).toBe(false);
   });

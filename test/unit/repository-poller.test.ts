@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { RepositoryPoller } from '../../src/models/repository-poller.js';
@@ -76,5 +76,28 @@ describe('RepositoryPoller', () => {
     expect(await scan()).toEqual([]);
     expect(await scan()).toEqual(['load kept']);
     expect(await scan()).toEqual([]);
+  });
+
+  it('sees a symlinked model file re-pointed to another file of the same size', async () => {
+    writeFileSync(path.join(root, 'a.onnx'), 'model A');
+    writeFileSync(path.join(root, 'b.onnx'), 'model B');
+    mkdirSync(path.join(root, 'linked', '1'), { recursive: true });
+    symlinkSync(path.join(root, 'a.onnx'), path.join(root, 'linked', '1', 'model.onnx'));
+    expect(await scan()).toEqual([]);
+    expect(await scan()).toEqual(['load linked']);
+    rmSync(path.join(root, 'linked', '1', 'model.onnx'));
+    symlinkSync(path.join(root, 'b.onnx'), path.join(root, 'linked', '1', 'model.onnx'));
+    expect(await scan()).toEqual([]);
+    expect(await scan()).toEqual(['load linked']);
+  });
+
+  it('keeps watching a model folder that holds a dangling link, without taking it for removed', async () => {
+    symlinkSync(path.join(root, 'nowhere'), path.join(root, 'kept', 'broken-link'));
+    expect(await scan()).toEqual([]);
+    expect(await scan()).toEqual(['load kept']);
+    expect(await scan()).toEqual([]);
+    writeFileSync(path.join(root, 'kept', 'config.json'), '{"instances": 2}');
+    expect(await scan()).toEqual([]);
+    expect(await scan()).toEqual(['load kept']);
   });
 });

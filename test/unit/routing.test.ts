@@ -37,8 +37,12 @@ describe('slot assignment', () => {
     after.forEach((owner, slot) => expect(owner).toBe(before[slot] === 'a' ? 'a' : 'c'));
   });
 
-  it('hashes a key to the same slot every time', () => {
-    expect(keySlot('user-42')).toBe(keySlot('user-42'));
+  it('hashes a key with 32-bit FNV-1a, so a key keeps its slot across releases', () => {
+    // FNV-1a's published test vectors.
+    expect(keySlot('')).toBe(0x811c9dc5 % SLOT_COUNT);
+    expect(keySlot('a')).toBe(0xe40c292c % SLOT_COUNT);
+    expect(keySlot('foo')).toBe(0xa9f37ed7 % SLOT_COUNT);
+    expect(keySlot('foobar')).toBe(0xbf9cf968 % SLOT_COUNT);
     const spread = new Set(Array.from({ length: 1000 }, (_, i) => keySlot(`k${i}`)));
     expect(spread.size).toBeGreaterThan(90);
   });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,20 +34,35 @@ describe('planWarmup', () => {
   symlinkSync(path.join(outside, 'secret'), path.join(dir, 'warmup', 'link.bin'));
   const fileInput = (file: string, dims = [4]) => samples([{ name: 'w', inputs: { x: { data_type: 'FP32', dims, input_data_file: file } } }]);
 
-  it('reads an input_data_file inside the model folder', () => {
-    const [plan] = planWarmup(fileInput('warmup/row.bin'), dir);
+  it("reads an input_data_file from the model's warmup folder, as Triton does", () => {
+    const [plan] = planWarmup(fileInput('row.bin'), dir);
     expect(plan!.inputs[0]).toMatchObject({ name: 'x', datatype: 'FP32', fill: 'file', bytes: new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer) });
   });
 
-  it('refuses files outside the model folder: .., absolute paths and symlinks out', () => {
-    expect(() => planWarmup(fileInput('../outside'), dir)).toThrow(/relative path inside the model folder/);
-    expect(() => planWarmup(fileInput(path.join(outside, 'secret')), dir)).toThrow(/relative path inside the model folder/);
-    expect(() => planWarmup(fileInput('warmup/link.bin'), dir)).toThrow(/leads outside the model folder/);
-    expect(() => planWarmup(fileInput('warmup/none.bin'), dir)).toThrow(/does not exist/);
+  it('refuses files outside the warmup folder: .., absolute paths and symlinks out', () => {
+    expect(() => planWarmup(fileInput('../1/model.onnx'), dir)).toThrow(/relative path inside the model's warmup folder/);
+    expect(() => planWarmup(fileInput(path.join(outside, 'secret')), dir)).toThrow(/relative path inside the model's warmup folder/);
+    expect(() => planWarmup(fileInput('link.bin'), dir)).toThrow(/leads outside the model's warmup folder/);
+    expect(() => planWarmup(fileInput('none.bin'), dir)).toThrow(/does not exist/);
+  });
+
+  it('refuses a FIFO at once instead of blocking in open()', () => {
+    execFileSync('mkfifo', [path.join(dir, 'warmup', 'pipe.bin')]);
+    expect(() => planWarmup(fileInput('pipe.bin'), dir)).toThrow(/not a regular file/);
+  });
+
+  it('bounds inputs per sample, elements over all inputs, and checks BYTES files at once', () => {
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`in${i}`, { data_type: 'FP32', dims: [1], zero_data: true }]));
+    expect(() => planWarmup(samples([{ name: 'w', inputs: many }]), dir)).toThrow(/65 inputs, more than 64/);
+    const wide = Object.fromEntries(Array.from({ length: 3 }, (_, i) => [`in${i}`, { data_type: 'FP32', dims: [1 << 23], zero_data: true }]));
+    expect(() => planWarmup(samples([{ name: 'w', inputs: wide }]), dir)).toThrow(/25165824 elements, more than 16777216/);
+    writeFileSync(path.join(dir, 'warmup', 'strings.bin'), Buffer.from([9, 0, 0, 0, 104, 105]));
+    const strings = samples([{ name: 'w', inputs: { s: { data_type: 'TYPE_STRING', dims: [1], input_data_file: 'strings.bin' } } }]);
+    expect(() => planWarmup(strings, dir)).toThrow(/ends inside a BYTES element/);
   });
 
   it('refuses a file whose size is not one row, and a datatype it cannot run', () => {
-    expect(() => planWarmup(fileInput('warmup/row.bin', [8]), dir)).toThrow(/holds 16 bytes, one row of FP32 \[8\] is 32/);
+    expect(() => planWarmup(fileInput('row.bin', [8]), dir)).toThrow(/holds 16 bytes, one row of FP32 \[8\] is 32/);
     expect(() => planWarmup(samples([{ name: 'w', inputs: { x: { data_type: 'BF16', dims: [4], zero_data: true } } }]), dir)).toThrow(/BF16/);
   });
 

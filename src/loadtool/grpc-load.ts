@@ -3,7 +3,7 @@
  * spread over several channels (one HTTP/2 connection each).
  */
 import { credentials, status, type Client, type ServiceError } from '@grpc/grpc-js';
-import { loadServiceDefinitions } from '../../src/grpc/protos.js';
+import { loadServiceDefinitions } from '../grpc/protos.js';
 import { runLoop, type LoopOptions, type RawLoadResult } from './load-loop.js';
 
 type InferenceClient = Client & {
@@ -35,8 +35,9 @@ export async function runGrpcLoad(clients: InferenceClient[], message: unknown, 
   return runLoop((done) => {
     const client = clients[next++ % clients.length]!;
     client.ModelInfer(message, (error) => {
-      if (!error) done('OK', true);
-      else done(status[error.code] ?? String(error.code), error.code !== status.UNAVAILABLE || Boolean(error.details));
+      if (!error) done('OK', 'success');
+      // UNAVAILABLE without details is grpc-js failing to reach the server, not an answer from it.
+      else done(status[error.code] ?? String(error.code), error.code !== status.UNAVAILABLE || error.details ? 'error' : 'none');
     });
   }, options);
 }

@@ -19,10 +19,11 @@ export async function runRestLoad(options: RestLoadOptions): Promise<RawLoadResu
         { host: options.url.hostname, port: options.url.port, path: options.url.pathname, method: 'POST', agent, headers },
         (res) => {
           res.resume();
-          res.on('end', () => done(String(res.statusCode), true));
+          const status = res.statusCode ?? 0;
+          res.on('end', () => done(String(status), status >= 200 && status < 300 ? 'success' : 'error'));
         },
       );
-      req.on('error', (error: NodeJS.ErrnoException) => done(error.code ?? 'error', false));
+      req.on('error', (error: NodeJS.ErrnoException) => done(error.code ?? 'error', 'none'));
       req.end(options.body);
     }, options);
   } finally {

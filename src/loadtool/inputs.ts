@@ -4,7 +4,7 @@
  * of its datatype, `rows` rows, variable dimensions set to `dim`.
  */
 import { readFileSync } from 'node:fs';
-import { CONTENT_FIELD } from '../../src/grpc/messages.js';
+import { CONTENT_FIELD } from '../grpc/messages.js';
 
 interface TensorMeta {
   name: string;

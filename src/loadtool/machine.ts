@@ -1,4 +1,4 @@
-/** What a benchmark result was measured on, and from which revision. */
+/** What a load result was measured on, and from which revision: every report carries it. */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 
@@ -36,3 +36,12 @@ export function machineInfo(): MachineInfo {
 export function machineLine(machine: MachineInfo): string {
   return `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node.js ${machine.node}; revision ${machine.gitRevision}; ${machine.date}.`;
 }
+
+/** The opening lines every result file has: what it measures, the command that made it, the machine. */
+export const reportHeading = (title: string, command: string, machine: MachineInfo): string[] => [
+  `# ${title}`,
+  '',
+  `Command: \`${command}\``,
+  '',
+  machineLine(machine),
+];

@@ -4,11 +4,18 @@
  * - open: requests due at a fixed rate whatever the server does. Latency is
  *   measured from when a request was due, not from when it could be sent, so
  *   queueing in front of a slow server shows up (no coordinated omission).
- * Every answer is counted by its outcome ("200", "OK", …) and every failure by kind.
+ * Every answer is counted by its outcome ("200", "OK", "503", …) and every failure by kind.
+ * Latencies of successes and of other answers are kept apart: a server refusing fast
+ * under overload (503, RESOURCE_EXHAUSTED) would otherwise make its latency look better
+ * the more it refuses.
  */
+import { SampleBuffer } from './samples.js';
 
-/** Sends one request; calls `done` once with its outcome and whether it was answered. */
-export type Send = (done: (outcome: string, answered: boolean) => void) => void;
+/** What became of one request: a success, another answer (a refusal or an error), or no answer at all. */
+export type AnswerKind = 'success' | 'error' | 'none';
+
+/** Sends one request; calls `done` once with its outcome ("200", "OK", "ECONNRESET", …) and its kind. */
+export type Send = (done: (outcome: string, kind: AnswerKind) => void) => void;
 
 export interface LoopOptions {
   mode: 'closed' | 'open';
@@ -29,8 +36,10 @@ export interface RawLoadResult {
   answered: number;
   /** By outcome: a status for answers, an error kind for requests that got none. */
   outcomes: Record<string, number>;
-  /** Latency of every answered request, in ms, in completion order. */
-  latenciesMs: Float64Array;
+  /** Latency of every successful request, in ms, in completion order. */
+  successLatenciesMs: Float64Array;
+  /** Latency of every answer that was not a success (refusals, errors), in ms. */
+  errorLatenciesMs: Float64Array;
   /** From the first request sent to the last answer (or the end of sending, if later). */
   elapsedSeconds: number;
 }
@@ -38,8 +47,8 @@ export interface RawLoadResult {
 export async function runLoop(send: Send, options: LoopOptions): Promise<RawLoadResult> {
   let measuring = false;
   let sent = 0;
-  let answered = 0;
-  let latencies = new Float64Array(1 << 16);
+  const successLatencies = new SampleBuffer();
+  const errorLatencies = new SampleBuffer();
   const outcomes: Record<string, number> = {};
   let inFlight = 0;
   let lastAnswerAt = 0;
@@ -48,23 +57,19 @@ export async function runLoop(send: Send, options: LoopOptions): Promise<RawLoad
     const counted = measuring;
     if (counted) sent += 1;
     inFlight += 1;
-    send((outcome, wasAnswered) => {
+    send((outcome, kind) => {
       inFlight -= 1;
       if (counted) {
         outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-        if (wasAnswered) {
+        if (kind !== 'none') {
           lastAnswerAt = performance.now();
-          if (answered === latencies.length) {
-            const grown = new Float64Array(latencies.length * 2);
-            grown.set(latencies);
-            latencies = grown;
-          }
-          latencies[answered++] = lastAnswerAt - dueAt;
+          (kind === 'success' ? successLatencies : errorLatencies).push(lastAnswerAt - dueAt);
         }
       }
       then?.();
     });
   };
+  const answered = (): number => successLatencies.length + errorLatencies.length;
 
   /** Sends for `seconds`, or until `limit` requests have gone out when one is given. */
   const runFor = async (seconds: number, limit?: number): Promise<number> => {
@@ -72,7 +77,7 @@ export async function runLoop(send: Send, options: LoopOptions): Promise<RawLoad
     const rate = options.rate ?? 1;
     const end = started + (limit !== undefined && options.mode === 'open' ? (limit / rate) * 1000 : limit !== undefined ? Number.POSITIVE_INFINITY : seconds * 1000);
     let launched = 0;
-    const progress = setInterval(() => options.progress?.(sent, answered, (performance.now() - started) / 1000), 1000);
+    const progress = setInterval(() => options.progress?.(sent, answered(), (performance.now() - started) / 1000), 1000);
     if (options.mode === 'closed') {
       await new Promise<void>((resolve) => {
         let active = options.concurrency;
@@ -118,9 +123,10 @@ export async function runLoop(send: Send, options: LoopOptions): Promise<RawLoad
   if (unanswered > 0) outcomes['no answer'] = unanswered;
   return {
     sent,
-    answered,
+    answered: answered(),
     outcomes,
-    latenciesMs: latencies.slice(0, answered),
+    successLatenciesMs: successLatencies.values(),
+    errorLatenciesMs: errorLatencies.values(),
     elapsedSeconds: Math.max(sendingSeconds, (lastAnswerAt - measuredFrom) / 1000),
   };
 }
