@@ -11,7 +11,8 @@
  * grpc-status in the trailers. So grpc-status is counted by the server: this
  * server's brisk_requests_total by outcome, read before and after each measured
  * run (h2load's warm-up is a run of its own, before the first reading), gives
- * the calls that succeeded; the throughput reported is theirs. One call to each
+ * the calls that failed, and the throughput reported is of the calls h2load had
+ * answered less those. One call to each
  * target with a grpc-js client first checks that the frame h2load sends is
  * answered OK (the echo server has no other failure: it answers every call).
  */

@@ -1,5 +1,5 @@
 /**
- * node dist/bench/priority-bench.js [--duration 5] [--repeat 5] [--connections 64] [--levels 4]
+ * npm run bench:priority -- [--duration 5] [--repeat 5] [--connections 64] [--levels 4]
  *
  * Does priority cost throughput? One server, tiny_classifier with
  * `priority_levels` 4, a closed loop over REST (JSON, one row per request), runs
@@ -181,6 +181,6 @@ try {
 } finally {
   await server.stop();
 }
-const report = render(runs, `node dist/bench/priority-bench.js ${process.argv.slice(2).join(' ')}`.trim(), machine);
+const report = render(runs, `npm run bench:priority -- ${process.argv.slice(2).join(' ')}`.trim(), machine);
 writeFileSync(args.out, report);
 process.stdout.write(report);

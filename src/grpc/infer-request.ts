@@ -3,7 +3,7 @@
  * REST adapter builds, checked the same way before anything is allocated.
  */
 import { invalidArgument } from '../errors.js';
-import type { InferRequest, InputTensor, Parameters, ParameterValue, RequestedOutput } from '../inference/types.js';
+import type { InferRequest, InputTensor, Parameters, ParameterValue, RequestedOutput } from '../types.js';
 import { lookupDatatype, type DatatypeInfo, type TensorData } from '../tensor/datatypes.js';
 import { decodeJsonData } from '../tensor/json-data.js';
 import { decodeRawTensor } from '../tensor/raw-tensor.js';

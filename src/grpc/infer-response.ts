@@ -1,4 +1,4 @@
-import type { InferResponse } from '../inference/types.js';
+import type { InferResponse } from '../types.js';
 import { encodeBytesElements } from '../tensor/bytes-elements.js';
 import type { GrpcModelInferResponse } from './messages.js';
 

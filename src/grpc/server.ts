@@ -23,7 +23,7 @@ import type { AdminToken } from '../admin/tokens.js';
 import { invalidArgument, ServingError, toServingError } from '../errors.js';
 import { decodedTensorBytes, type ByteBudget, type Reservation } from '../inference/byte-budget.js';
 import type { InferenceService } from '../inference/service.js';
-import { Cancellation } from '../inference/types.js';
+import { Cancellation } from '../types.js';
 import type { Logger } from '../observability/logger.js';
 import { estimateDeserializedBytes } from './deserialized-size.js';
 import { decodeGrpcInferRequest } from './infer-request.js';

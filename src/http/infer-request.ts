@@ -4,7 +4,7 @@
  * holds before anything is allocated for it.
  */
 import { invalidArgument } from '../errors.js';
-import type { InferRequest, InputTensor, Parameters, ParameterValue, RequestedOutput } from '../inference/types.js';
+import type { InferRequest, InputTensor, Parameters, ParameterValue, RequestedOutput } from '../types.js';
 import { lookupDatatype, type TensorData } from '../tensor/datatypes.js';
 import { decodeJsonData } from '../tensor/json-data.js';
 import { JsonRequestText } from '../tensor/json-literals.js';

@@ -3,7 +3,7 @@
  * raw tensor bytes (binary tensor data extension) for the outputs that ask for
  * it. FP16 and BF16 have no JSON form, so they always go binary.
  */
-import type { InferResponse, OutputTensor, Parameters } from '../inference/types.js';
+import type { InferResponse, OutputTensor, Parameters } from '../types.js';
 import { encodeBytesElements } from '../tensor/bytes-elements.js';
 import { bytesOf, datatypeInfo } from '../tensor/datatypes.js';
 import { encodeJsonData } from '../tensor/json-data.js';

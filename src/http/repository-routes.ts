@@ -32,8 +32,8 @@ const describe = (value: unknown): string => (value === null ? 'null' : Array.is
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** The body's `parameters`, or an empty object for an empty body. Unknown parameters are ignored, as Triton does. */
-export function parseRepositoryParameters(body: Buffer): Record<string, unknown> {
+/** The body as a JSON object, or an empty one for an empty body. */
+function parseObjectBody(body: Buffer): Record<string, unknown> {
   const text = body.toString('utf8');
   if (text.trim() === '') return {};
   let raw: unknown;
@@ -43,7 +43,12 @@ export function parseRepositoryParameters(body: Buffer): Record<string, unknown>
     throw invalidArgument('body is not valid JSON');
   }
   if (!isObject(raw)) throw invalidArgument(`body must be a JSON object, not ${describe(raw)}`);
-  const parameters = raw['parameters'];
+  return raw;
+}
+
+/** The body's `parameters`, or an empty object for an empty body. Unknown parameters are ignored, as Triton does. */
+export function parseRepositoryParameters(body: Buffer): Record<string, unknown> {
+  const parameters = parseObjectBody(body)['parameters'];
   if (parameters === undefined) return {};
   if (!isObject(parameters)) throw invalidArgument(`parameters must be an object, not ${describe(parameters)}`);
   return parameters;
@@ -63,16 +68,7 @@ export function parseLoadBody(body: Buffer): string | undefined {
 
 /** Triton's index body: optional `{"ready": true}` lists only the versions that are READY. */
 export function parseIndexBody(body: Buffer): { ready: boolean } {
-  const text = body.toString('utf8');
-  if (text.trim() === '') return { ready: false };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw invalidArgument('body is not valid JSON');
-  }
-  if (!isObject(raw)) throw invalidArgument(`body must be a JSON object, not ${describe(raw)}`);
-  const ready = raw['ready'] ?? false;
+  const ready = parseObjectBody(body)['ready'] ?? false;
   if (typeof ready !== 'boolean') throw invalidArgument(`ready must be true or false, not ${describe(ready)}`);
   return { ready };
 }

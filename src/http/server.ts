@@ -7,7 +7,7 @@ import type { AdminToken } from '../admin/tokens.js';
 import { ServingError } from '../errors.js';
 import { decodedTensorBytes, type ByteBudget } from '../inference/byte-budget.js';
 import type { Admission, InferenceService } from '../inference/service.js';
-import { Cancellation } from '../inference/types.js';
+import { Cancellation } from '../types.js';
 import type { Logger } from '../observability/logger.js';
 import { readBody } from './body.js';
 import { ConnectionDrain } from './connection-drain.js';

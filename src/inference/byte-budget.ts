@@ -1,5 +1,5 @@
 import { ServingError } from '../errors.js';
-import type { InputTensor } from './types.js';
+import type { InputTensor } from '../types.js';
 
 /**
  * Bytes the server holds for requests at once, across all connections and both

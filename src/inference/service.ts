@@ -10,7 +10,7 @@ import type { Percentiles } from '../observability/windowed-histogram.js';
 import type { RouteDecision, Router } from '../routing/router.js';
 import { ShadowRunner } from '../routing/shadow-runner.js';
 import type { VersionStats } from '../scheduling/version-stats.js';
-import type { InferRequest, InferResponse, ModelMetadata, Protocol, ServerMetadata } from './types.js';
+import type { InferRequest, InferResponse, ModelMetadata, Protocol, ServerMetadata } from '../types.js';
 import { validateRequest } from './validate.js';
 
 export const PLATFORM = 'onnxruntime_onnx';

@@ -7,7 +7,7 @@ import { invalidArgument } from '../errors.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { ScheduledRequest } from '../scheduling/version-scheduler.js';
 import { formatShape } from '../tensor/shape.js';
-import type { InferRequest, InputTensor, ParameterValue } from './types.js';
+import type { InferRequest, InputTensor, ParameterValue } from '../types.js';
 
 /** Above this a timeout is a mistake, not a wish. */
 const MAX_PARAMETER_INTEGER = 2 ** 31 - 1;

@@ -6,7 +6,7 @@
  * auto-complete), with max_batch_size DEFAULT_MAX_BATCH_SIZE.
  */
 import { datatypeFromOrt } from '../tensor/datatypes.js';
-import type { TensorMetadata } from '../inference/types.js';
+import type { TensorMetadata } from '../types.js';
 import type { DescribeResult, WireTensorSpec } from '../runtime/messages.js';
 import { modelConfigFileSchema, type ExecutionProvider, type ModelConfigFile, type TensorNarrowing } from './model-config.js';
 

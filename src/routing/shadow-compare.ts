@@ -3,7 +3,7 @@
  * difference over numeric outputs, and for class-score outputs whether each
  * row's argmax agrees. Pure; string outputs are not compared.
  */
-import type { OutputTensor } from '../inference/types.js';
+import type { OutputTensor } from '../types.js';
 
 export interface Comparison {
   maxAbsDiff: number;

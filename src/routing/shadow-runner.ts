@@ -6,7 +6,7 @@
  * `maxInFlight` copies run; otherwise the copy is dropped and counted, so
  * shadow work is the first thing shed under load.
  */
-import type { InferRequest, OutputTensor } from '../inference/types.js';
+import type { InferRequest, OutputTensor } from '../types.js';
 import { endSpan, startChildSpan, type Span } from '../observability/tracing.js';
 import type { ShadowTarget } from './route.js';
 import { targetId } from './route.js';

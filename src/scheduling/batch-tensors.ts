@@ -6,7 +6,7 @@
  */
 import { ServingError } from '../errors.js';
 import { datatypeFromOrt, datatypeInfo, type NumericArray, type TensorData } from '../tensor/datatypes.js';
-import type { InputTensor, OutputTensor } from '../inference/types.js';
+import type { InputTensor, OutputTensor } from '../types.js';
 import type { WireTensor } from '../runtime/messages.js';
 
 export interface AssembledBatch {

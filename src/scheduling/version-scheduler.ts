@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { hidePaths, ServingError, toServingError } from '../errors.js';
-import type { Cancellation, InputTensor, OutputTensor } from '../inference/types.js';
+import type { Cancellation, InputTensor, OutputTensor } from '../types.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { endSpan, startBatchSpan, startChildSpan, type Span } from '../observability/tracing.js';
 import type { ModelPool } from '../runtime/model-pool.js';

@@ -4,7 +4,7 @@ import { ServingError } from '../../src/errors.js';
 import { decodeGrpcInferRequest } from '../../src/grpc/infer-request.js';
 import type { GrpcModelInferRequest } from '../../src/grpc/messages.js';
 import { decodeInferRequest } from '../../src/http/infer-request.js';
-import type { InferRequest } from '../../src/inference/types.js';
+import type { InferRequest } from '../../src/types.js';
 import { DATATYPES } from '../../src/tensor/datatypes.js';
 
 /** Runs a decoder: a request, or a client error (INVALID_ARGUMENT); anything else fails the property. */

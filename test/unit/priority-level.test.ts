@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ServingError } from '../../src/errors.js';
-import type { InferRequest, ParameterValue } from '../../src/inference/types.js';
+import type { InferRequest, ParameterValue } from '../../src/types.js';
 import { validateRequest } from '../../src/inference/validate.js';
 import { modelConfigFileSchema } from '../../src/models/model-config.js';
 import { resolveModelSpec } from '../../src/models/model-spec.js';

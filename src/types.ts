@@ -1,9 +1,11 @@
 /**
  * The one internal request and response that every protocol adapter builds and
- * renders. REST and gRPC differ only in how they get here.
+ * renders. REST and gRPC differ only in how they get here. At the bottom of the
+ * imports, with errors and tensors: it imports no layer above it, so no cycle
+ * (not even a type-only one) can pass through it.
  */
-import type { Span } from '../observability/tracing.js';
-import type { Datatype, TensorData } from '../tensor/datatypes.js';
+import type { Span } from './observability/tracing.js';
+import type { Datatype, TensorData } from './tensor/datatypes.js';
 
 export type ParameterValue = string | number | boolean;
 export type Parameters = Record<string, ParameterValue>;
