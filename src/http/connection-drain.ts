@@ -23,11 +23,14 @@ export class ConnectionDrain implements ResponseTracker {
   private open = 0;
   private lastArrival = 0;
 
-  /** Every request starts here: its response is counted open until finish() (respond.ts). */
-  begin(): ResponseState {
+  /**
+   * Every request starts here: its response is counted open until finish() (respond.ts),
+   * which also calls `onFinish`. One object shape for every response state.
+   */
+  begin(onFinish?: () => void): ResponseState {
     this.open += 1;
     this.lastArrival = performance.now();
-    return { finished: false, tracker: this };
+    return { finished: false, tracker: this, onFinish };
   }
 
   finished(): void {

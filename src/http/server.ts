@@ -123,12 +123,11 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
     const contentLength = req.getHeader('content-length');
     const routingKey = req.getHeader('x-routing-key');
     const traceparent = req.getHeader('traceparent');
-    const state = drain.begin();
-    const cancellation = new Cancellation();
     // The request's bytes in the budget: its body from before it is read, its decoding, then its
     // answer until the last byte is handed to uWS. Every way a response ends releases them (finish).
     const reservation = options.budget.reserve();
-    state.onFinish = () => reservation.release();
+    const state = drain.begin(() => reservation.release());
+    const cancellation = new Cancellation();
     let admission: Admission | undefined;
     res.onAborted(() => {
       finish(state);

@@ -203,17 +203,17 @@ export class ModelRegistry {
   /** One load of one model: at start every failure is recorded; later a failure throws and changes nothing. */
   private async apply(model: DiscoveredModel, initial: boolean): Promise<void> {
     const entry = this.entryFor(model.name, initial);
-    if (model.problem) model.problem = bounded(model.problem);
     if (model.problem) {
+      const problem = bounded(model.problem);
       if (initial || !entry.versions.some((v) => v.state === 'READY')) {
-        entry.problem = model.problem;
-        entry.versions = model.versions.map((v) => newVersion(model.name, String(v.version), 'UNAVAILABLE', model.problem));
-        this.log.error({ model: model.name, reason: model.problem }, 'model cannot be served');
+        entry.problem = problem;
+        entry.versions = model.versions.map((v) => newVersion(model.name, String(v.version), 'UNAVAILABLE', problem));
+        this.log.error({ model: model.name, reason: problem }, 'model cannot be served');
       } else {
-        entry.loadError = model.problem;
+        entry.loadError = problem;
       }
       if (initial) return;
-      throw invalidArgument(`failed to load model ${model.name}: ${model.problem}`);
+      throw invalidArgument(`failed to load model ${model.name}: ${problem}`);
     }
 
     const wanted = model.versions.filter((d) => !d.problem);
@@ -266,7 +266,8 @@ export class ModelRegistry {
       this.log.error({ model: model.name, version: discovered.version, reason: discovered.problem }, 'model version unavailable');
     }
     // Failed versions no longer in the policy leave the index.
-    entry.versions = entry.versions.filter((v) => v.pool || v.state === 'UNLOADING' || wantedNumbers.has(v.version) || model.versions.some((d) => String(d.version) === v.version) || v.reason === 'unloaded');
+    const discovered = new Set(model.versions.map((d) => String(d.version)));
+    entry.versions = entry.versions.filter((v) => v.pool || v.state === 'UNLOADING' || v.reason === 'unloaded' || discovered.has(v.version));
     delete entry.problem;
     if (!initial) delete entry.loadError;
     if (entry.versions.some((v) => v.state === 'READY')) entry.required = true;
