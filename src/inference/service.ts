@@ -7,7 +7,7 @@ import type { ModelRegistry, ReadinessReport, ServingVersion } from '../models/r
 import type { Role, ServerMetrics } from '../observability/metrics.js';
 import { endSpan, startRequestSpan } from '../observability/tracing.js';
 import type { Percentiles } from '../observability/windowed-histogram.js';
-import type { RouteDecision, Router } from '../routing/router.js';
+import type { RouteDecision, RouteOutcomeListener, Router } from '../routing/router.js';
 import { ShadowRunner } from '../routing/shadow-runner.js';
 import type { VersionStats } from '../scheduling/version-stats.js';
 import type { InferRequest, InferResponse, ModelMetadata, Protocol, ServerMetadata } from '../types.js';
@@ -49,17 +49,23 @@ export class InferenceService {
   /** Inference requests accepted and not yet answered. */
   inFlight = 0;
 
-  private readonly routing: { router: Router; shadows: ShadowRunner } | undefined;
+  private readonly routing: { router: Router; shadows: ShadowRunner; onOutcome: RouteOutcomeListener | undefined } | undefined;
 
   constructor(
     private readonly registry: ModelRegistry,
     private readonly server: ServerMetadata,
-    routing?: { router: Router; makeShadows: (execute: (request: InferRequest) => Promise<InferResponse['outputs']>) => ShadowRunner },
+    routing?: {
+      router: Router;
+      makeShadows: (execute: (request: InferRequest) => Promise<InferResponse['outputs']>) => ShadowRunner;
+      /** Told the outcome of every request a route sent to a target (progressive rollouts judge from it). */
+      onOutcome?: RouteOutcomeListener;
+    },
     private readonly metrics?: ServerMetrics,
   ) {
     this.routing = routing && {
       router: routing.router,
       shadows: routing.makeShadows(async (request) => (await this.run(request, 'shadow')).outputs),
+      onOutcome: routing.onOutcome,
     };
   }
 
@@ -118,6 +124,7 @@ export class InferenceService {
     }
     if (target.scheduler.full) {
       this.metrics?.requestDone(target.name, target.version, protocol, route?.role ?? 'primary', 'overloaded', 0);
+      if (route) this.routing?.onOutcome?.(route.route, route.model, route.version, route.role, 'overloaded', 0);
       throw target.scheduler.refuse();
     }
     target.leases += 1;
@@ -182,7 +189,16 @@ export class InferenceService {
     for (const { shadow, copy } of copies) {
       shadows.run(decision.route, shadow, copy, primary.then((r) => r.outputs, () => undefined), request.traceSpan);
     }
-    const response = await primary;
+    const { onOutcome } = this.routing;
+    const started = onOutcome ? performance.now() : 0;
+    let response;
+    try {
+      response = await primary;
+    } catch (error) {
+      onOutcome?.(decision.route, decision.model, decision.version, decision.role, toServingError(error).code.toLowerCase(), 0);
+      throw error;
+    }
+    onOutcome?.(decision.route, decision.model, decision.version, decision.role, 'success', (performance.now() - started) / 1000);
     return { ...response, modelName: request.modelName, servedBy: `${decision.model}/${decision.version}` };
   }
 

@@ -19,6 +19,13 @@ export interface RouteDecision {
   shadows: ShadowTarget[];
 }
 
+/**
+ * Told, once per request a route sent to a target, how it ended: `outcome` is 'success' or the
+ * error code in lower case ('internal', 'overloaded', …), `seconds` the time to the answer
+ * (0 for errors). Positional, so that the hot path allocates nothing for it.
+ */
+export type RouteOutcomeListener = (route: string, model: string, version: string, role: TargetRole, outcome: string, seconds: number) => void;
+
 export class Router {
   constructor(
     private readonly store: RouteStore,
