@@ -22,17 +22,26 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * An answer to a client, not a bug: made without a stack trace, which costs more
+ * than the rest of refusing a request and says nothing a client needs. An
+ * unexpected error wrapped into one keeps what was thrown in `cause`, for the log.
+ */
 export class ServingError extends Error {
-  override readonly name = 'ServingError';
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    /** Seconds a client should wait before retrying; set for overload answers. */
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(message);
+  readonly code: ErrorCode;
+  /** Seconds a client should wait before retrying; set for overload answers. */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, message: string, retryAfterSeconds?: number, cause?: unknown) {
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    super(message, cause === undefined ? undefined : { cause });
+    Error.stackTraceLimit = stackTraceLimit;
+    this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+ServingError.prototype.name = 'ServingError';
 
 export const invalidArgument = (message: string): ServingError =>
   new ServingError('INVALID_ARGUMENT', message);
@@ -45,5 +54,5 @@ export const hidePaths = (message: string): string => message.replace(/(?:[A-Za-
 /** Wraps anything thrown into a ServingError without leaking internals to clients. */
 export function toServingError(error: unknown): ServingError {
   if (error instanceof ServingError) return error;
-  return new ServingError('INTERNAL', 'internal error');
+  return new ServingError('INTERNAL', 'internal error', undefined, error);
 }

@@ -7,6 +7,7 @@
  * buffer and a connection).
  */
 import { ServingError, invalidArgument, toServingError } from '../errors.js';
+import type { BodyDeadline, BodyDeadlines } from './body-deadlines.js';
 import type { HttpResponse } from './uws.js';
 
 export function readBody(
@@ -15,7 +16,8 @@ export function readBody(
   limit: number,
   onBody: (body: Buffer) => void,
   onError: (error: ServingError) => void,
-  timeoutMs = 0,
+  /** Watches the body's time limit; none for no limit. */
+  deadlines?: BodyDeadlines,
   /**
    * Counts a chunked body's bytes as they arrive (a declared length is counted by
    * the caller before reading); throws, as ByteBudget reservations do, to refuse it.
@@ -23,17 +25,17 @@ export function readBody(
   holdChunk?: (bytes: number) => void,
 ): void {
   let done = false;
-  let timer: NodeJS.Timeout | undefined;
+  let deadline: BodyDeadline | undefined;
   const finish = (body: Buffer): void => {
     if (done) return;
     done = true;
-    clearTimeout(timer);
+    if (deadline) deadlines!.forget(deadline);
     onBody(body);
   };
   const fail = (error: ServingError): void => {
     if (done) return;
     done = true;
-    clearTimeout(timer);
+    if (deadline) deadlines!.forget(deadline);
     onError(error);
   };
   const tooLarge = (size: string): ServingError =>
@@ -83,7 +85,12 @@ export function readBody(
       if (isLast) finish(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
     });
   }
-  if (!done && timeoutMs > 0) {
-    timer = setTimeout(() => fail(new ServingError('REQUEST_TIMEOUT', `the request body did not arrive within ${timeoutMs} ms`)), timeoutMs);
+  if (!done && deadlines) {
+    const { timeoutMs } = deadlines;
+    deadline = {
+      due: performance.now() + timeoutMs,
+      expire: () => fail(new ServingError('REQUEST_TIMEOUT', `the request body did not arrive within ${timeoutMs} ms`)),
+    };
+    deadlines.watch(deadline);
   }
 }

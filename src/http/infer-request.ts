@@ -182,14 +182,21 @@ export function decodeInferRequest(body: Buffer, target: RestInferTarget): Infer
   const inputs = rawInputs.map((raw, i) => decodeInput(raw, i, cursor, maxElements, text));
   cursor.checkConsumed();
   const outputs = decodeOutputs(parsed['outputs']);
+  // Every field present, undefined or not: one object shape for every request.
   return {
     modelName: target.modelName,
-    ...(target.modelVersion !== undefined ? { modelVersion: target.modelVersion } : {}),
-    ...(id !== undefined ? { id } : {}),
+    modelVersion: target.modelVersion,
+    id: id as string | undefined,
     parameters: parseParameters(parsed['parameters'], 'parameters'),
     inputs,
-    ...(outputs ? { outputs } : {}),
+    outputs,
     protocol: 'rest',
+    cancellation: undefined,
+    deadlineUs: undefined,
+    routingKey: undefined,
+    traceparent: undefined,
+    traceSpan: undefined,
+    lowestPriority: undefined,
   };
 }
 

@@ -10,13 +10,14 @@ import { invalidArgument } from '../errors.js';
 import { refuseFileParameters, type ControlVia, type RepositoryControl } from '../admin/repository-control.js';
 import type { InferenceService } from '../inference/service.js';
 import { readBody } from './body.js';
+import { BodyDeadlines } from './body-deadlines.js';
 import { finish, send, sendError, sendJson, type ResponseState } from './respond.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
 /** A config.json is a few kilobytes; a megabyte leaves room without inviting large bodies. */
 export const MAX_REPOSITORY_BODY = 1024 * 1024;
 /** The body is small: a client that takes longer than this is holding the connection. */
-const BODY_TIMEOUT_MS = 30_000;
+const BODY_DEADLINES = new BodyDeadlines(30_000);
 
 export interface RepositoryRouteOptions {
   via: Extract<ControlVia, 'admin' | 'rest'>;
@@ -89,7 +90,7 @@ export function answerIndex(res: HttpResponse, state: ResponseState, contentLeng
       }
     },
     (error) => sendError(res, state, error, true),
-    BODY_TIMEOUT_MS,
+    BODY_DEADLINES,
   );
 }
 
@@ -133,7 +134,7 @@ export function addRepositoryRoutes(app: TemplatedApp, control: RepositoryContro
           );
         },
         (error) => sendError(res, state, error, true),
-        BODY_TIMEOUT_MS,
+        BODY_DEADLINES,
       );
     };
   app.post('/v2/repository/models/:model/load', route('load'));

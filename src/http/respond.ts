@@ -37,6 +37,7 @@ export function finish(state: ResponseState): void {
 export type Header = readonly [name: string, value: string];
 
 const JSON_TYPE = 'application/json';
+const OK_STATUS = '200 OK';
 
 /** Bodies up to this size are handed to uWS in one go; larger ones are streamed with backpressure. */
 const DIRECT_WRITE_LIMIT = 256 * 1024;
@@ -53,7 +54,8 @@ export function send(
   if (state.finished) return;
   const close = closeConnection || state.tracker?.closing === true;
   res.cork(() => {
-    res.writeStatus(status);
+    // uWS writes 200 OK itself when no status is written.
+    if (status !== OK_STATUS) res.writeStatus(status);
     if (body.length > 0 || contentType !== JSON_TYPE) res.writeHeader('Content-Type', contentType);
     for (const [name, value] of headers) res.writeHeader(name, value);
     // uWS takes strings as they are; the length check is in UTF-16 units, close enough for a threshold.

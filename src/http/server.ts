@@ -6,10 +6,11 @@ import { RepositoryControl } from '../admin/repository-control.js';
 import type { AdminToken } from '../admin/tokens.js';
 import { ServingError } from '../errors.js';
 import { decodedTensorBytes, type ByteBudget } from '../inference/byte-budget.js';
-import type { Admission, InferenceService } from '../inference/service.js';
+import type { Admission, InferCallback, InferenceService } from '../inference/service.js';
 import { Cancellation } from '../types.js';
 import type { Logger } from '../observability/logger.js';
 import { readBody } from './body.js';
+import { BodyDeadlines } from './body-deadlines.js';
 import { ConnectionDrain } from './connection-drain.js';
 import { decodeInferRequest, estimateDecodedBytes } from './infer-request.js';
 import { encodeInferResponse } from './infer-response.js';
@@ -45,6 +46,9 @@ export interface RunningHttpServer {
 }
 
 const OK = '200 OK';
+
+/** The body of a request refused before it was read: discarded as it arrives. */
+const ignoreChunk = (): void => undefined;
 
 type ModelRoute = (res: HttpResponse, state: ResponseState, model: string, version: string | undefined) => void;
 
@@ -115,6 +119,8 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
   });
   addRepositoryRoutes(app, new RepositoryControl(service, options.adminTokens, log), { via: 'rest', begin: () => drain.begin() });
 
+  const bodyDeadlines = options.bodyTimeoutMs > 0 ? new BodyDeadlines(options.bodyTimeoutMs) : undefined;
+
   const infer = (versioned: boolean) => (res: HttpResponse, req: HttpRequest): void => {
     // uWS request objects die when this function returns: copy what is needed now.
     const modelName = req.getParameter(0) ?? '';
@@ -135,7 +141,7 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
       cancellation.cancel();
     });
     const declaredLength = /^\d{1,15}$/.test(contentLength) ? Number(contentLength) : undefined;
-    /** Answers a request that ends before infer: counted, and its admission given back. */
+    /** Answers a request that ends before it is served: counted, and its admission given back. */
     const refuse = (error: unknown, closeConnection = false): void => {
       if (state.finished) return;
       service.refused(admission, 'rest', error);
@@ -147,19 +153,34 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
     try {
       // Unknown, unready and overloaded models (admit counts these).
       admission = service.admit(modelName, modelVersion, routingKey || undefined, 'rest');
-    } catch (error) {
-      res.onData(() => undefined);
-      sendError(res, state, error, dropUnread);
-      return;
-    }
-    try {
       // A chunked body is counted as it arrives (readBody); one over --max-body-bytes is refused there.
       if (declaredLength !== undefined && declaredLength <= options.maxBodyBytes) reservation.grow(declaredLength);
     } catch (error) {
-      res.onData(() => undefined);
-      refuse(error, dropUnread);
+      res.onData(ignoreChunk);
+      if (admission) refuse(error, dropUnread);
+      else sendError(res, state, error, dropUnread);
       return;
     }
+    /** The served request's answer, written unless its client went. */
+    const answer: InferCallback = (error, response) => {
+      if (state.finished) return;
+      if (error) {
+        // An error the server did not expect carries what was thrown; clients get only the gist.
+        if (error.cause !== undefined) log.error({ err: error.cause, model: modelName }, 'inference failed unexpectedly');
+        sendError(res, state, error);
+        return;
+      }
+      try {
+        const encoded = encodeInferResponse(response!);
+        // The answer counts instead of the request until it is written: a client that does
+        // not read holds it, and should hold the budget too.
+        reservation.set(encoded.body.length);
+        if (response!.servedBy) encoded.headers.push(['x-served-by', response!.servedBy]);
+        send(res, state, OK, encoded.body, encoded.contentType, encoded.headers);
+      } catch (encodeError) {
+        sendError(res, state, encodeError);
+      }
+    };
     readBody(
       res,
       contentLength,
@@ -170,7 +191,7 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
           // Decoding makes a string, a tree and tensors out of the body, several times its size:
           // budgeted before any of it is allocated (see estimateDecodedBytes).
           reservation.grow(estimateDecodedBytes(body, headerLength, reservation.room));
-          request = decodeInferRequest(body, { modelName, headerLength, ...(modelVersion !== undefined ? { modelVersion } : {}) });
+          request = decodeInferRequest(body, { modelName, modelVersion, headerLength });
         } catch (error) {
           refuse(error);
           return;
@@ -180,29 +201,11 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
         request.cancellation = cancellation;
         if (routingKey) request.routingKey = routingKey;
         if (traceparent) request.traceparent = traceparent;
-        service.infer(request, admission).then(
-          (response) => {
-            if (state.finished) return;
-            try {
-              const encoded = encodeInferResponse(response);
-              // The answer counts instead of the request until it is written: a client that does
-              // not read holds it, and should hold the budget too.
-              reservation.set(encoded.body.length);
-              if (response.servedBy) encoded.headers.push(['x-served-by', response.servedBy]);
-              send(res, state, OK, encoded.body, encoded.contentType, encoded.headers);
-            } catch (error) {
-              sendError(res, state, error);
-            }
-          },
-          (error: unknown) => {
-            if (!(error instanceof ServingError)) log.error({ err: error, model: modelName }, 'inference failed unexpectedly');
-            sendError(res, state, error);
-          },
-        );
+        service.serve(request, admission, answer);
       },
       // Refused bodies are not read further: answer and drop the connection.
       (error) => refuse(error, true),
-      options.bodyTimeoutMs,
+      bodyDeadlines,
       (bytes) => reservation.grow(bytes),
     );
   };

@@ -2,18 +2,28 @@
  * The serving core's one API. Protocol adapters call it with the internal
  * request type and render what it returns; it knows nothing of HTTP or gRPC.
  */
-import { toServingError } from '../errors.js';
+import { ERROR_CODES, toServingError, type ErrorCode, type ServingError } from '../errors.js';
 import type { ModelRegistry, ReadinessReport, ServingVersion } from '../models/registry.js';
 import type { Role, ServerMetrics } from '../observability/metrics.js';
-import { endSpan, startRequestSpan } from '../observability/tracing.js';
+import { endSpan, startRequestSpan, tracingEnabled } from '../observability/tracing.js';
 import type { Percentiles } from '../observability/windowed-histogram.js';
 import type { RouteDecision, RouteOutcomeListener, Router } from '../routing/router.js';
 import { ShadowRunner } from '../routing/shadow-runner.js';
+import type { SubmitCallback } from '../scheduling/version-scheduler.js';
 import type { VersionStats } from '../scheduling/version-stats.js';
-import type { InferRequest, InferResponse, ModelMetadata, Protocol, ServerMetadata } from '../types.js';
+import type { InferRequest, InferResponse, ModelMetadata, OutputTensor, Protocol, ServerMetadata } from '../types.js';
 import { validateRequest } from './validate.js';
 
 export const PLATFORM = 'onnxruntime_onnx';
+
+const REST_SPAN = 'POST /v2/models/{model}/infer';
+const GRPC_SPAN = 'inference.GRPCInferenceService/ModelInfer';
+
+/** Each error code as a metrics outcome, made once rather than lower-cased per request. */
+const OUTCOME = Object.fromEntries(ERROR_CODES.map((code) => [code, code.toLowerCase()])) as Record<ErrorCode, string>;
+
+/** Called once per served request: with its answer, or with why there is none. */
+export type InferCallback = (error: ServingError | undefined, response: InferResponse | undefined) => void;
 
 /**
  * A request admitted before its body was read or its tensors decoded: the route
@@ -64,7 +74,7 @@ export class InferenceService {
   ) {
     this.routing = routing && {
       router: routing.router,
-      shadows: routing.makeShadows(async (request) => (await this.run(request, 'shadow')).outputs),
+      shadows: routing.makeShadows((request) => this.runShadow(request)),
       onOutcome: routing.onOutcome,
     };
   }
@@ -123,7 +133,7 @@ export class InferenceService {
       throw error;
     }
     if (target.scheduler.full) {
-      this.metrics?.requestDone(target.name, target.version, protocol, route?.role ?? 'primary', 'overloaded', 0);
+      target.scheduler.recorder?.requestDone(protocol, route ? route.role : 'primary', 'overloaded', 0);
       if (route) this.routing?.onOutcome?.(route.route, route.model, route.version, route.role, 'overloaded', 0);
       throw target.scheduler.refuse();
     }
@@ -139,9 +149,10 @@ export class InferenceService {
    */
   refused(admission: Admission | undefined, protocol: Protocol, error: unknown): void {
     this.release(admission);
-    const target = admission?.target;
-    const outcome = toServingError(error).code.toLowerCase();
-    this.metrics?.requestDone(target?.name ?? '', target?.version ?? '', protocol, admission?.route?.role ?? 'primary', outcome, 0);
+    const outcome = OUTCOME[toServingError(error).code];
+    const role = admission?.route ? admission.route.role : 'primary';
+    if (admission) admission.target.scheduler.recorder?.requestDone(protocol, role, outcome, 0);
+    else this.metrics?.requestDone('', '', protocol, role, outcome, 0);
   }
 
   /** Gives back an admission's lease; idempotent, and done by infer when it answers. */
@@ -152,89 +163,110 @@ export class InferenceService {
   }
 
   /** Serves one request; `admission` is what admit() gave for it, if it was admitted first. */
-  async infer(request: InferRequest, admission?: Admission): Promise<InferResponse> {
+  infer(request: InferRequest, admission?: Admission): Promise<InferResponse> {
+    return new Promise((resolve, reject) => {
+      this.serve(request, admission, (error, response) => (error ? reject(error) : resolve(response!)));
+    });
+  }
+
+  /**
+   * Serves one request without a promise: synchronous up to its model's queue, then `done` is
+   * called exactly once, with the answer or a ServingError (at once, when refused before queueing).
+   * `admission` is what admit() gave for it, if it was admitted first.
+   */
+  serve(request: InferRequest, admission: Admission | undefined, done: InferCallback): void {
+    this.dispatch(request, admission, undefined, done);
+  }
+
+  /**
+   * A request on its way to one model version: the route decided at admission (or now),
+   * shadow copies made before the primary's buffers move to a worker, and one completion
+   * that counts, traces and answers it. `shadowRole` is set for shadow copies only.
+   */
+  private dispatch(request: InferRequest, admission: Admission | undefined, shadowRole: Role | undefined, done: InferCallback): void {
     this.inFlight += 1;
-    const span = startRequestSpan(
-      request.protocol === 'grpc' ? 'inference.GRPCInferenceService/ModelInfer' : 'POST /v2/models/{model}/infer',
-      request.traceparent,
-      { 'brisk.model': request.modelName, 'brisk.protocol': request.protocol },
-    );
+    const started = performance.now();
+    const span = tracingEnabled()
+      ? startRequestSpan(request.protocol === 'grpc' ? GRPC_SPAN : REST_SPAN, request.traceparent, { 'brisk.model': request.modelName, 'brisk.protocol': request.protocol })
+      : undefined;
     if (span) request.traceSpan = span;
-    try {
-      const response = await this.route(request, admission);
-      span?.setAttributes({ 'brisk.served_by': response.servedBy ?? `${response.modelName}/${response.modelVersion}`, 'brisk.version': response.modelVersion });
-      endSpan(span);
-      return response;
-    } catch (error) {
-      const serving = toServingError(error);
-      endSpan(span, { code: serving.code, message: serving.message });
-      throw error;
-    } finally {
+    const routing = this.routing;
+    const decision = admission ? admission.route : routing && shadowRole === undefined ? routing.router.decide(request.modelName, request.modelVersion, request.routingKey) : undefined;
+    const role: Role = shadowRole ?? (decision ? decision.role : 'primary');
+    let target: ServingVersion | undefined;
+    let shadowed: ((outputs: OutputTensor[] | undefined) => void) | undefined;
+
+    const finish: SubmitCallback = (error, outputs) => {
       this.inFlight -= 1;
       this.release(admission);
-    }
-  }
-
-  /** A route name is resolved to a target; sampled shadows get copies that run beside the primary. */
-  private async route(request: InferRequest, admission: Admission | undefined): Promise<InferResponse> {
-    const decision = admission ? admission.route : this.routing?.router.decide(request.modelName, request.modelVersion, request.routingKey);
-    const admitted = admission?.target;
-    if (!this.routing || !decision) return this.run(request, 'primary', admitted);
-    const { shadows } = this.routing;
-    // Copied before the primary is queued: the batcher hands the primary's buffers to a worker.
-    const copies = decision.shadows
-      .filter((shadow) => shadows.admit(decision.route, shadow))
-      .map((shadow) => ({ shadow, copy: ShadowRunner.copyRequest(request, shadow) }));
-    const primary = this.run({ ...request, modelName: decision.model, modelVersion: decision.version }, decision.role, admitted);
-    for (const { shadow, copy } of copies) {
-      shadows.run(decision.route, shadow, copy, primary.then((r) => r.outputs, () => undefined), request.traceSpan);
-    }
-    const { onOutcome } = this.routing;
-    const started = onOutcome ? performance.now() : 0;
-    let response;
-    try {
-      response = await primary;
-    } catch (error) {
-      onOutcome?.(decision.route, decision.model, decision.version, decision.role, toServingError(error).code.toLowerCase(), 0);
-      throw error;
-    }
-    onOutcome?.(decision.route, decision.model, decision.version, decision.role, 'success', (performance.now() - started) / 1000);
-    return { ...response, modelName: request.modelName, servedBy: `${decision.model}/${decision.version}` };
-  }
-
-  /** One request on one model version, counted in the metrics with its outcome. */
-  private async run(request: InferRequest, role: Role = 'primary', admitted?: ServingVersion): Promise<InferResponse> {
-    const started = performance.now();
-    // Labels only from served models: a name a client made up never becomes a series.
-    let labels = { model: '', version: '' };
-    try {
-      const response = await this.runOnModel(request, admitted, (model, version) => (labels = { model, version }));
-      this.metrics?.requestDone(labels.model, labels.version, request.protocol, role, 'success', (performance.now() - started) / 1000);
-      return response;
-    } catch (error) {
-      this.metrics?.requestDone(labels.model, labels.version, request.protocol, role, toServingError(error).code.toLowerCase(), 0);
-      throw error;
-    }
-  }
-
-  private async runOnModel(
-    request: InferRequest,
-    admitted: ServingVersion | undefined,
-    resolved: (model: string, version: string) => void,
-  ): Promise<InferResponse> {
-    // The load admission checked, unless it has closed since (past its drain timeout): then the one in place.
-    const model = admitted && !admitted.closed ? admitted : this.registry.findReady(request.modelName, request.modelVersion);
-    resolved(model.name, model.version);
-    const scheduled = validateRequest(request, model.spec);
-    const outputs = await model.scheduler.submit(scheduled);
-    return {
-      modelName: request.modelName,
-      modelVersion: model.version,
-      ...(request.id !== undefined ? { id: request.id } : {}),
-      outputs,
-      ...(request.outputs ? { requestedOutputs: request.outputs } : {}),
-      requestParameters: request.parameters,
+      const outcome = error ? OUTCOME[error.code] : 'success';
+      const seconds = error ? 0 : (performance.now() - started) / 1000;
+      // Labels only from served models: a name a client made up never becomes a series.
+      if (target) target.scheduler.recorder?.requestDone(request.protocol, role, outcome, seconds);
+      else this.metrics?.requestDone('', '', request.protocol, role, outcome, 0);
+      if (decision && routing?.onOutcome) routing.onOutcome(decision.route, decision.model, decision.version, decision.role, outcome, seconds);
+      if (shadowed) shadowed(outputs);
+      if (error) {
+        endSpan(span, { code: error.code, message: error.message });
+        done(error, undefined);
+        return;
+      }
+      const response: InferResponse = {
+        modelName: request.modelName,
+        modelVersion: target!.version,
+        id: request.id,
+        parameters: undefined,
+        outputs: outputs!,
+        servedBy: decision ? target!.scheduler.key : undefined,
+        requestedOutputs: request.outputs,
+        requestParameters: request.parameters,
+      };
+      if (span) {
+        span.setAttributes({ 'brisk.served_by': target!.scheduler.key, 'brisk.version': target!.version });
+        endSpan(span);
+      }
+      done(undefined, response);
     };
+
+    let scheduled;
+    try {
+      // The load admission checked, unless it has closed since (past its drain timeout): then the one in place.
+      target =
+        admission && !admission.target.closed
+          ? admission.target
+          : decision
+            ? this.registry.findReady(decision.model, decision.version)
+            : this.registry.findReady(request.modelName, request.modelVersion);
+      scheduled = validateRequest(request, target.spec, target.scheduler.allOutputs);
+    } catch (error) {
+      finish(toServingError(error), undefined);
+      return;
+    }
+    if (decision && decision.shadows.length > 0 && routing) shadowed = this.startShadows(routing.shadows, decision, request);
+    target.scheduler.submit(scheduled, finish);
+  }
+
+  /**
+   * Copies the request for each sampled shadow that is admitted, before the primary is queued
+   * (the batcher hands the primary's buffers to a worker); returns what the primary's
+   * completion calls with its outputs, so each copy is compared with them.
+   */
+  private startShadows(shadows: ShadowRunner, decision: RouteDecision, request: InferRequest): ((outputs: OutputTensor[] | undefined) => void) | undefined {
+    let settle: ((outputs: OutputTensor[] | undefined) => void) | undefined;
+    let primary: Promise<OutputTensor[] | undefined> | undefined;
+    for (const shadow of decision.shadows) {
+      if (!shadows.admit(decision.route, shadow)) continue;
+      primary ??= new Promise((resolve) => (settle = resolve));
+      shadows.run(decision.route, shadow, ShadowRunner.copyRequest(request, shadow), primary, request.traceSpan);
+    }
+    return settle;
+  }
+
+  /** A shadow copy: counted in the shadow role, answered only to the comparison. */
+  private runShadow(request: InferRequest): Promise<InferResponse['outputs']> {
+    return new Promise((resolve, reject) => {
+      this.dispatch(request, undefined, 'shadow', (error, response) => (error ? reject(error) : resolve(response!.outputs)));
+    });
   }
 
   stats(name?: string, version?: string): VersionStatsReport[] {

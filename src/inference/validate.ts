@@ -60,7 +60,8 @@ function checkShape(input: InputTensor, declared: readonly number[], spec: Model
   }
 }
 
-export function validateRequest(request: InferRequest, spec: ModelSpec): ScheduledRequest {
+/** `allOutputs`: every output name in model order, the list a request that names none gets (shared, not copied). */
+export function validateRequest(request: InferRequest, spec: ModelSpec, allOutputs: readonly string[] = spec.outputs.map((t) => t.name)): ScheduledRequest {
   const ordered: InputTensor[] = new Array(spec.inputs.length);
   for (const input of request.inputs) {
     const index = spec.inputs.findIndex((t) => t.name === input.name);
@@ -89,37 +90,30 @@ export function validateRequest(request: InferRequest, spec: ModelSpec): Schedul
     }
   }
 
-  let outputNames: string[];
+  let outputNames: readonly string[];
   if (request.outputs && request.outputs.length > 0) {
-    outputNames = [];
+    const named: string[] = [];
     for (const output of request.outputs) {
       if (!spec.outputs.some((t) => t.name === output.name)) {
         throw invalidArgument(
           `unknown output ${JSON.stringify(output.name)} for model ${spec.name}; it has ${spec.outputs.map((t) => t.name).join(', ')}`,
         );
       }
-      if (outputNames.includes(output.name)) throw invalidArgument(`output ${output.name} is requested more than once`);
-      outputNames.push(output.name);
+      if (named.includes(output.name)) throw invalidArgument(`output ${output.name} is requested more than once`);
+      named.push(output.name);
     }
+    outputNames = named;
   } else {
-    outputNames = spec.outputs.map((t) => t.name);
+    outputNames = allOutputs;
   }
 
   // The tightest of the request's own timeout and its transport deadline; the model's default otherwise.
-  const limits = [integerParameter('timeout', request.parameters['timeout']), request.deadlineUs ?? 0].filter((t) => t > 0);
-  const timeoutUs = limits.length ? Math.min(...limits) : spec.defaultTimeoutUs;
+  const own = integerParameter('timeout', request.parameters['timeout']);
+  const deadline = request.deadlineUs ?? 0;
+  const timeoutUs = own > 0 && deadline > 0 ? Math.min(own, deadline) : own > 0 ? own : deadline > 0 ? deadline : spec.defaultTimeoutUs;
   const priority = priorityLevel(request, spec);
   // Only requests whose non-batch dimensions agree can be concatenated.
   const signature = spec.variableInnerDims ? ordered.map((t) => t.shape.slice(1).join('x')).join('|') : '';
 
-  return {
-    inputs: ordered,
-    rows,
-    signature,
-    priority,
-    timeoutUs,
-    outputNames,
-    ...(request.cancellation ? { cancellation: request.cancellation } : {}),
-    ...(request.traceSpan ? { traceSpan: request.traceSpan } : {}),
-  };
+  return { inputs: ordered, rows, signature, priority, timeoutUs, outputNames, cancellation: request.cancellation, traceSpan: request.traceSpan };
 }

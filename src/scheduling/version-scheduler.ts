@@ -4,9 +4,9 @@
  * outputs split back to each request.
  */
 import { performance } from 'node:perf_hooks';
-import { hidePaths, ServingError, toServingError } from '../errors.js';
+import { hidePaths, ServingError } from '../errors.js';
 import type { Cancellation, InputTensor, OutputTensor } from '../types.js';
-import type { ServerMetrics } from '../observability/metrics.js';
+import type { ServerMetrics, VersionRecorder } from '../observability/metrics.js';
 import { endSpan, startBatchSpan, startChildSpan, type Span } from '../observability/tracing.js';
 import type { ModelPool } from '../runtime/model-pool.js';
 import type { ModelSpec } from '../models/model-spec.js';
@@ -25,19 +25,34 @@ export interface ScheduledRequest {
   priority: number;
   /** Longest time the request may wait in the queue, in µs; 0 for no limit. */
   timeoutUs: number;
-  /** The outputs to return, in the order to return them. */
-  outputNames: string[];
-  cancellation?: Cancellation;
+  /** The outputs to return, in the order to return them; the spec's own list when the request named none. */
+  outputNames: readonly string[];
+  cancellation: Cancellation | undefined;
   /** The request's span; its queue wait and batch are traced against it. */
-  traceSpan?: Span;
+  traceSpan: Span | undefined;
 }
 
-interface Pending extends QueuedItem {
-  request: ScheduledRequest;
-  resolve(outputs: OutputTensor[]): void;
-  reject(error: ServingError): void;
-  timer: NodeJS.Timeout | undefined;
-  queueSpan: Span | undefined;
+/** Called once per submitted request: with its outputs, or with why it has none. */
+export type SubmitCallback = (error: ServingError | undefined, outputs: OutputTensor[] | undefined) => void;
+
+/** One waiting request. A class, so every one has the same shape on the hot path. */
+class Pending implements QueuedItem {
+  queued = true;
+  timer: NodeJS.Timeout | undefined = undefined;
+  readonly rows: number;
+  readonly signature: string;
+  readonly priority: number;
+
+  constructor(
+    readonly request: ScheduledRequest,
+    readonly done: SubmitCallback,
+    readonly enqueuedAt: number,
+    readonly queueSpan: Span | undefined,
+  ) {
+    this.rows = request.rows;
+    this.signature = request.signature;
+    this.priority = request.priority;
+  }
 }
 
 /** Worker errors can carry file paths; clients get the gist without them. */
@@ -46,15 +61,24 @@ const scrub = (message: string): string => hidePaths(message).slice(0, 500);
 export class VersionScheduler {
   private readonly batcher: DynamicBatcher<Pending>;
   private readonly inputNames: string[];
+  /** Every output in model order: the list a request that names no outputs carries (validate.ts). */
+  readonly allOutputs: readonly string[];
+  /** `model/version`, as the x-served-by header and spans name it. */
+  readonly key: string;
+  /** Where this version's requests and batches are counted for Prometheus, without label lookups. */
+  readonly recorder: VersionRecorder | undefined;
 
   constructor(
     private readonly spec: ModelSpec,
     private readonly pool: ModelPool,
-    private readonly metrics?: ServerMetrics,
+    metrics?: ServerMetrics,
     /** Shared with earlier loads of the same version, so its counters go on from where they were. */
     readonly stats = new VersionStats(),
   ) {
     this.inputNames = spec.inputs.map((i) => i.name);
+    this.allOutputs = spec.outputs.map((o) => o.name);
+    this.key = `${spec.name}/${spec.version}`;
+    this.recorder = metrics?.recorder(spec.name, spec.version);
     this.batcher = new DynamicBatcher<Pending>(
       {
         maxBatchSize: Math.max(1, spec.maxBatchSize),
@@ -87,33 +111,28 @@ export class VersionScheduler {
     );
   }
 
-  submit(request: ScheduledRequest): Promise<OutputTensor[]> {
+  /**
+   * Queues a request; `done` is called exactly once, never before submit returns
+   * when the request is queued, and synchronously when it is refused at once.
+   */
+  submit(request: ScheduledRequest, done: SubmitCallback): void {
     const { cancellation } = request;
-    if (cancellation?.cancelled) return Promise.reject(new ServingError('CANCELLED', 'request cancelled by the client'));
-    return new Promise<OutputTensor[]>((resolve, reject) => {
-      const item: Pending = {
-        rows: request.rows,
-        signature: request.signature,
-        priority: request.priority,
-        enqueuedAt: performance.now(),
-        queued: true,
-        request,
-        resolve,
-        reject,
-        timer: undefined,
-        queueSpan: startChildSpan(request.traceSpan, 'queue', { 'brisk.model': this.spec.name, 'brisk.version': this.spec.version }),
-      };
-      if (!this.batcher.enqueue(item)) {
-        const refusal = this.refuse();
-        endSpan(item.queueSpan, { code: refusal.code, message: refusal.message });
-        reject(refusal);
-        return;
-      }
-      if (request.timeoutUs > 0) {
-        item.timer = setTimeout(() => this.expire(item), Math.max(1, Math.round(request.timeoutUs / 1000)));
-      }
-      cancellation?.onCancel(() => this.abandon(item));
-    });
+    if (cancellation?.cancelled) {
+      done(new ServingError('CANCELLED', 'request cancelled by the client'), undefined);
+      return;
+    }
+    const queueSpan = request.traceSpan ? startChildSpan(request.traceSpan, 'queue', { 'brisk.model': this.spec.name, 'brisk.version': this.spec.version }) : undefined;
+    const item = new Pending(request, done, performance.now(), queueSpan);
+    if (!this.batcher.enqueue(item)) {
+      const refusal = this.refuse();
+      endSpan(queueSpan, { code: refusal.code, message: refusal.message });
+      done(refusal, undefined);
+      return;
+    }
+    if (request.timeoutUs > 0) {
+      item.timer = setTimeout(() => this.expire(item), Math.max(1, Math.round(request.timeoutUs / 1000)));
+    }
+    if (cancellation) cancellation.onCancel(() => this.abandon(item));
   }
 
   private expire(item: Pending): void {
@@ -121,9 +140,7 @@ export class VersionScheduler {
     this.release(item);
     this.stats.dropped.timedOut += 1;
     endSpan(item.queueSpan, { code: 'DEADLINE_EXCEEDED', message: 'timed out in the queue' });
-    item.reject(
-      new ServingError('DEADLINE_EXCEEDED', `request timed out after waiting ${item.request.timeoutUs} µs in the queue`),
-    );
+    item.done(new ServingError('DEADLINE_EXCEEDED', `request timed out after waiting ${item.request.timeoutUs} µs in the queue`), undefined);
   }
 
   private abandon(item: Pending): void {
@@ -131,7 +148,7 @@ export class VersionScheduler {
     this.release(item);
     this.stats.dropped.cancelled += 1;
     endSpan(item.queueSpan, { code: 'CANCELLED', message: 'cancelled while queued' });
-    item.reject(new ServingError('CANCELLED', 'request cancelled by the client'));
+    item.done(new ServingError('CANCELLED', 'request cancelled by the client'), undefined);
   }
 
   /** Answers every waiting request with `error` (shutdown past its deadline); running batches go on. */
@@ -140,7 +157,7 @@ export class VersionScheduler {
     for (const item of waiting) {
       this.release(item);
       endSpan(item.queueSpan, { code: error.code, message: error.message });
-      item.reject(error);
+      item.done(error, undefined);
     }
     return waiting.length;
   }
@@ -148,46 +165,48 @@ export class VersionScheduler {
   /** Drops the timer and abort listener of a request leaving the queue. */
   private release(item: Pending): void {
     if (item.timer) clearTimeout(item.timer);
-    item.request.cancellation?.onCancel(undefined);
+    if (item.request.cancellation) item.request.cancellation.onCancel(undefined);
   }
 
   /** Settles every request of the batch; never rejects. */
   private async runBatch(batch: Pending[]): Promise<void> {
     const started = performance.now();
     let rows = 0;
+    let traced = false;
     for (const item of batch) {
       this.release(item);
-      endSpan(item.queueSpan);
       rows += item.rows;
+      if (item.queueSpan) {
+        endSpan(item.queueSpan);
+        traced = true;
+      }
+      this.recorder?.queueWait((started - item.enqueuedAt) / 1000);
     }
-    const span = startBatchSpan(
-      `batch ${this.spec.name}/${this.spec.version}`,
-      batch.map((item) => item.request.traceSpan),
-      { 'brisk.model': this.spec.name, 'brisk.version': this.spec.version, 'brisk.batch_size': rows, 'brisk.requests': batch.length },
-    );
+    const span = traced
+      ? startBatchSpan(
+          `batch ${this.spec.name}/${this.spec.version}`,
+          batch.map((item) => item.request.traceSpan),
+          { 'brisk.model': this.spec.name, 'brisk.version': this.spec.version, 'brisk.batch_size': rows, 'brisk.requests': batch.length },
+        )
+      : undefined;
+    let perRequest: OutputTensor[][];
+    let batchOutputs: readonly string[];
     try {
-      const { inputs, transfer } = assembleBatch(
-        batch.map((item) => item.request.inputs),
-        this.inputNames,
-      );
-      const outputNames = this.outputsFor(batch);
-      const result = await this.pool.run(inputs, outputNames, transfer, this.spec.batchTimeoutMs);
+      const inputs = new Array<InputTensor[]>(batch.length);
+      for (let i = 0; i < batch.length; i++) inputs[i] = batch[i]!.request.inputs;
+      const assembled = assembleBatch(inputs, this.inputNames);
+      batchOutputs = this.outputsFor(batch);
+      const result = await this.pool.run(assembled.inputs, batchOutputs as string[], assembled.transfer, this.spec.batchTimeoutMs);
       this.stats.recordBatch(rows, result.computeSeconds);
-      this.metrics?.batchDone(
-        this.spec.name,
-        this.spec.version,
-        rows,
-        result.computeSeconds,
-        batch.map((item) => (started - item.enqueuedAt) / 1000),
-      );
+      this.recorder?.batchDone(rows, result.computeSeconds);
       const outputs = toOutputTensors(result.outputs);
-      const perRequest = this.spec.maxBatchSize > 0 ? splitOutputs(outputs, batch.map((i) => i.rows)) : [outputs];
-      const finished = performance.now();
-      batch.forEach((item, i) => {
-        const mine = perRequest[i]!;
-        this.stats.recordRequest(true, item.rows, finished - item.enqueuedAt, started - item.enqueuedAt);
-        item.resolve(item.request.outputNames.map((name) => mine.find((o) => o.name === name)!));
-      });
+      if (this.spec.maxBatchSize > 0) {
+        const rowCounts = new Array<number>(batch.length);
+        for (let i = 0; i < batch.length; i++) rowCounts[i] = batch[i]!.rows;
+        perRequest = splitOutputs(outputs, rowCounts);
+      } else {
+        perRequest = [outputs];
+      }
       span?.setAttribute('brisk.compute_seconds', result.computeSeconds);
       endSpan(span);
     } catch (error) {
@@ -204,15 +223,38 @@ export class VersionScheduler {
       const finished = performance.now();
       for (const item of batch) {
         this.stats.recordRequest(false, item.rows, finished - item.enqueuedAt, started - item.enqueuedAt);
-        item.reject(toServingError(failure));
+        item.done(failure, undefined);
       }
+      return;
+    }
+    const finished = performance.now();
+    this.stats.lastInferenceMs = Date.now();
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i]!;
+      const mine = perRequest[i]!;
+      this.stats.recordRequest(true, item.rows, finished - item.enqueuedAt, started - item.enqueuedAt);
+      // Most requests want what the batch ran, in the same order: their split outputs as they are.
+      const wanted = item.request.outputNames;
+      item.done(undefined, wanted === batchOutputs ? mine : wanted.map((name) => mine.find((o) => o.name === name)!));
     }
   }
 
-  /** The outputs the batch needs: the union of what its requests asked for, in model order. */
-  private outputsFor(batch: Pending[]): string[] {
+  /**
+   * The outputs the batch needs: the union of what its requests asked for, in model
+   * order. The same array as the requests' own when they all want every output.
+   */
+  private outputsFor(batch: Pending[]): readonly string[] {
+    const all = this.allOutputs;
+    let every = true;
+    for (const item of batch) {
+      if (item.request.outputNames !== all) {
+        every = false;
+        break;
+      }
+    }
+    if (every) return all;
     const wanted = new Set<string>();
     for (const item of batch) for (const name of item.request.outputNames) wanted.add(name);
-    return this.spec.outputs.map((o) => o.name).filter((name) => wanted.has(name));
+    return all.filter((name) => wanted.has(name));
   }
 }
