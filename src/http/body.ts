@@ -86,11 +86,6 @@ export function readBody(
     });
   }
   if (!done && deadlines) {
-    const { timeoutMs } = deadlines;
-    deadline = {
-      due: performance.now() + timeoutMs,
-      expire: () => fail(new ServingError('REQUEST_TIMEOUT', `the request body did not arrive within ${timeoutMs} ms`)),
-    };
-    deadlines.watch(deadline);
+    deadline = deadlines.watch(() => fail(new ServingError('REQUEST_TIMEOUT', `the request body did not arrive within ${deadlines.timeoutMs} ms`)));
   }
 }
