@@ -4,12 +4,22 @@
  * _total, one prefix. Label values come only from the server's own models,
  * versions and routes: callers pass "" for anything a client named that is not
  * served, so a request can never create a new series. This module imports
- * nothing of ours; the core calls it.
+ * nothing of ours but the shared request types; the core calls it.
+ *
+ * The hot path records through each version's recorder (version-recorder.ts):
+ * plain numbers and typed-array buckets, no label hashing; prom-client renders
+ * them at scrape.
  */
 import { performance } from 'node:perf_hooks';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { Protocol } from '../types.js';
 import { costPer1k, type CostPer1k } from './cost.js';
-import { WindowedHistogram, type Percentiles } from './windowed-histogram.js';
+import { CounterFamily } from './counter-family.js';
+import { HistogramFamily } from './histogram-family.js';
+import { VersionSeries, type Role, type VersionFamilies, type VersionRecorder } from './version-recorder.js';
+import type { Percentiles } from './windowed-histogram.js';
+
+export type { Role, VersionRecorder } from './version-recorder.js';
 
 export const METRIC_PREFIX = 'brisk_';
 
@@ -19,7 +29,6 @@ export const LATENCY_BUCKETS = [
 ];
 export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
-export type Role = 'primary' | 'canary' | 'shadow';
 const ROLES: readonly Role[] = ['primary', 'canary', 'shadow'];
 
 /** Gauges read at scrape time from the server's own state. */
@@ -54,15 +63,6 @@ export interface MetricSources {
   }[];
 }
 
-interface RequestSeries {
-  outcomes: Map<string, Counter.Internal>;
-  duration: Histogram.Internal<string>;
-  /** The version's recent latencies in this role. */
-  recent: WindowedHistogram;
-  /** The version's recent latencies as its clients saw them (primary and canary); none for shadow copies. */
-  served: WindowedHistogram | undefined;
-}
-
 export interface CostSettings {
   pricePerHour: number;
   cores: number;
@@ -90,22 +90,9 @@ export class ServerMetrics {
   }
 
   readonly registry = new Registry();
-  /** `model/version/role` and `model/version/served` → the last RECENT_WINDOW_SECONDS of successes. */
-  private readonly recentWindows = new Map<string, WindowedHistogram>();
-  /** model → version → protocol → role. */
-  private readonly requestSeries = new Map<string, Map<string, Map<string, Map<Role, RequestSeries>>>>();
-  /** model → version. */
-  private readonly batchSeries = new Map<
-    string,
-    Map<string, { batchSize: Histogram.Internal<string>; compute: Histogram.Internal<string>; queue: Histogram.Internal<string>; inferences: Counter.Internal; executions: Counter.Internal }>
-  >();
-  private readonly requests: Counter<'model' | 'version' | 'protocol' | 'role' | 'outcome'>;
-  private readonly requestDuration: Histogram<'model' | 'version' | 'protocol' | 'role'>;
-  private readonly queueDuration: Histogram<'model' | 'version'>;
-  private readonly computeDuration: Histogram<'model' | 'version'>;
-  private readonly batchSize: Histogram<'model' | 'version'>;
-  private readonly inferences: Counter<'model' | 'version'>;
-  private readonly executions: Counter<'model' | 'version'>;
+  /** model → version → its recorder, kept for the server's life: a reloaded version goes on counting. */
+  private readonly recorders = new Map<string, Map<string, VersionSeries>>();
+  private readonly families: VersionFamilies;
 
   constructor(
     private readonly sources: MetricSources,
@@ -143,52 +130,46 @@ export class ServerMetrics {
         loopMark = now;
       },
     });
-    this.requests = new Counter({
-      name: name('requests_total'),
-      help: 'Inference requests answered, by outcome (success or the error code).',
-      labelNames: ['model', 'version', 'protocol', 'role', 'outcome'],
-      registers,
-    });
-    this.requestDuration = new Histogram({
-      name: name('request_duration_seconds'),
-      help: 'Time from a decoded request to its answer: queue, batch and split, without the network.',
-      labelNames: ['model', 'version', 'protocol', 'role'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.queueDuration = new Histogram({
-      name: name('queue_duration_seconds'),
-      help: 'Time requests waited in the queue before their batch started.',
-      labelNames: ['model', 'version'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.computeDuration = new Histogram({
-      name: name('compute_duration_seconds'),
-      help: 'Time inside ONNX Runtime per batch, on the worker thread.',
-      labelNames: ['model', 'version'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.batchSize = new Histogram({
-      name: name('batch_size'),
-      help: 'Rows per executed batch.',
-      labelNames: ['model', 'version'],
-      buckets: BATCH_SIZE_BUCKETS,
-      registers,
-    });
-    this.inferences = new Counter({
-      name: name('inferences_total'),
-      help: 'Rows inferred (a request of k rows counts k); divided by executions it is the batching efficiency.',
-      labelNames: ['model', 'version'],
-      registers,
-    });
-    this.executions = new Counter({
-      name: name('executions_total'),
-      help: 'Batches executed.',
-      labelNames: ['model', 'version'],
-      registers,
-    });
+    const perVersionLabels = ['model', 'version'];
+    const perRequestLabels = [...perVersionLabels, 'protocol', 'role'];
+    this.families = {
+      requests: new CounterFamily(this.registry, {
+        name: name('requests_total'),
+        help: 'Inference requests answered, by outcome (success or the error code).',
+        labelNames: [...perRequestLabels, 'outcome'],
+      }),
+      requestDuration: new HistogramFamily(this.registry, {
+        name: name('request_duration_seconds'),
+        help: 'Time from a decoded request to its answer: queue, batch and split, without the network.',
+        labelNames: perRequestLabels,
+        buckets: LATENCY_BUCKETS,
+      }),
+      queueDuration: new HistogramFamily(this.registry, {
+        name: name('queue_duration_seconds'),
+        help: 'Time requests waited in the queue before their batch started.',
+        labelNames: perVersionLabels,
+        buckets: LATENCY_BUCKETS,
+      }),
+      computeDuration: new HistogramFamily(this.registry, {
+        name: name('compute_duration_seconds'),
+        help: 'Time inside ONNX Runtime per batch, on the worker thread.',
+        labelNames: perVersionLabels,
+        buckets: LATENCY_BUCKETS,
+      }),
+      batchSize: new HistogramFamily(this.registry, {
+        name: name('batch_size'),
+        help: 'Rows per executed batch.',
+        labelNames: perVersionLabels,
+        buckets: BATCH_SIZE_BUCKETS,
+      }),
+      inferences: new CounterFamily(this.registry, {
+        name: name('inferences_total'),
+        help: 'Rows inferred (a request of k rows counts k); divided by executions it is the batching efficiency.',
+        labelNames: perVersionLabels,
+      }),
+      executions: new CounterFamily(this.registry, { name: name('executions_total'), help: 'Batches executed.', labelNames: perVersionLabels }),
+      recentWindowSeconds: RECENT_WINDOW_SECONDS,
+    };
     type VersionSource = ReturnType<MetricSources['versions']>[number];
     type ShadowSource = ReturnType<MetricSources['shadows']>[number];
     interface Series<S> {
@@ -315,49 +296,22 @@ export class ServerMetrics {
     mirroredGauge('shadow_argmax_agreement_ratio', 'Share of rows whose class-score argmax agrees.', perShadow, (s) => s.argmaxAgreement);
   }
 
-  requestDone(model: string, version: string, protocol: string, role: Role, outcome: string, seconds: number): void {
-    // prom-client hashes a label object on every call, and a key built per call is hashed
-    // anew: the children are found through maps keyed by the (interned) label strings instead.
-    const series = this.requestSeriesFor(model, version, protocol, role);
-    let counter = series.outcomes.get(outcome);
-    if (!counter) {
-      counter = this.requests.labels({ model, version, protocol, role, outcome });
-      series.outcomes.set(outcome, counter);
-    }
-    counter.inc();
-    if (outcome !== 'success') return;
-    series.duration.observe(seconds);
-    series.recent.record(seconds);
-    series.served?.record(seconds);
+  /**
+   * The recorder of one version: the same object every time for the same model and version,
+   * for the server's life. Only for names the server serves, or "" "" for a request answered
+   * before any served version was known: a recorder is a set of series that never goes away.
+   */
+  recorder(model: string, version: string): VersionRecorder {
+    let byVersion = this.recorders.get(model);
+    if (!byVersion) this.recorders.set(model, (byVersion = new Map()));
+    let recorder = byVersion.get(version);
+    if (!recorder) byVersion.set(version, (recorder = new VersionSeries(model, version, this.families)));
+    return recorder;
   }
 
-  private requestSeriesFor(model: string, version: string, protocol: string, role: Role): RequestSeries {
-    let byVersion = this.requestSeries.get(model);
-    if (!byVersion) this.requestSeries.set(model, (byVersion = new Map()));
-    let byProtocol = byVersion.get(version);
-    if (!byProtocol) byVersion.set(version, (byProtocol = new Map()));
-    let byRole = byProtocol.get(protocol);
-    if (!byRole) byProtocol.set(protocol, (byRole = new Map()));
-    let series = byRole.get(role);
-    if (!series) {
-      series = {
-        outcomes: new Map(),
-        duration: this.requestDuration.labels({ model, version, protocol, role }),
-        recent: this.recentWindow(`${model}/${version}/${role}`),
-        served: role === 'shadow' ? undefined : this.recentWindow(`${model}/${version}/served`),
-      };
-      byRole.set(role, series);
-    }
-    return series;
-  }
-
-  private recentWindow(key: string): WindowedHistogram {
-    let recent = this.recentWindows.get(key);
-    if (!recent) {
-      recent = new WindowedHistogram(RECENT_WINDOW_SECONDS);
-      this.recentWindows.set(key, recent);
-    }
-    return recent;
+  /** One answered request; the same as recorder(model, version).requestDone(...). */
+  requestDone(model: string, version: string, protocol: Protocol, role: Role, outcome: string, seconds: number): void {
+    this.recorder(model, version).requestDone(protocol, role, outcome, seconds);
   }
 
   /**
@@ -366,7 +320,7 @@ export class ServerMetrics {
    * shadow copies, which wait behind every real request).
    */
   recent(model: string, version: string, role?: Role): Percentiles {
-    return this.recentWindows.get(`${model}/${version}/${role ?? 'served'}`)?.percentiles() ?? { count: 0, p50: 0, p95: 0, p99: 0 };
+    return this.recorders.get(model)?.get(version)?.recent(role) ?? { count: 0, p50: 0, p95: 0, p99: 0 };
   }
 
   /** Cost per 1k inferences for every version that has served (see cost.ts); empty without a price. */
@@ -380,26 +334,11 @@ export class ServerMetrics {
     });
   }
 
+  /** One executed batch and the queue waits of its requests; the same as the recorder's batchDone and queueWait. */
   batchDone(model: string, version: string, rows: number, computeSeconds: number, queueSeconds: readonly number[]): void {
-    let byVersion = this.batchSeries.get(model);
-    if (!byVersion) this.batchSeries.set(model, (byVersion = new Map()));
-    let series = byVersion.get(version);
-    if (!series) {
-      const labels = { model, version };
-      series = {
-        batchSize: this.batchSize.labels(labels),
-        compute: this.computeDuration.labels(labels),
-        queue: this.queueDuration.labels(labels),
-        inferences: this.inferences.labels(labels),
-        executions: this.executions.labels(labels),
-      };
-      byVersion.set(version, series);
-    }
-    series.batchSize.observe(rows);
-    series.compute.observe(computeSeconds);
-    series.inferences.inc(rows);
-    series.executions.inc();
-    for (const q of queueSeconds) series.queue.observe(q);
+    const recorder = this.recorder(model, version);
+    recorder.batchDone(rows, computeSeconds);
+    for (const seconds of queueSeconds) recorder.queueWait(seconds);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -31,8 +31,9 @@ export class WindowedHistogram {
     this.epochs = new Array<number>(slots).fill(-1);
   }
 
-  record(seconds: number): void {
-    const epoch = Math.floor(this.now() / this.slotMs);
+  /** `nowMs`: this window's clock, read once by a caller that records into several windows at once (a read costs 70–150 ns on a VM). */
+  record(seconds: number, nowMs: number = this.now()): void {
+    const epoch = Math.floor(nowMs / this.slotMs);
     const slot = epoch % this.slots;
     if (this.epochs[slot] !== epoch) {
       this.counts[slot]!.fill(0);
