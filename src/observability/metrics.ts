@@ -73,22 +73,7 @@ export interface CostSettings {
 /** The window of the recent percentiles in the stats endpoint. */
 export const RECENT_WINDOW_SECONDS = 60;
 
-/** One version's hot-path counters (see the metrics branch); this shim delegates to the labelled API. */
-export interface VersionRecorder {
-  requestDone(protocol: string, role: Role, outcome: string, seconds: number): void;
-  batchDone(rows: number, computeSeconds: number): void;
-  queueWait(seconds: number): void;
-}
-
 export class ServerMetrics {
-  recorder(model: string, version: string): VersionRecorder {
-    return {
-      requestDone: (protocol, role, outcome, seconds) => this.requestDone(model, version, protocol, role, outcome, seconds),
-      batchDone: (rows, compute) => this.batchDone(model, version, rows, compute, []),
-      queueWait: (seconds) => this.queueDuration.labels({ model, version }).observe(seconds),
-    };
-  }
-
   readonly registry = new Registry();
   /** model → version → its recorder, kept for the server's life: a reloaded version goes on counting. */
   private readonly recorders = new Map<string, Map<string, VersionSeries>>();
