@@ -56,8 +56,10 @@ class LiveRollout {
   readonly primary: SideWindow;
   timer: NodeJS.Timeout | undefined = undefined;
   intervalStartedAt = new Date();
-  /** Set while an interval is being judged and its decision applied: no second judgement starts. */
+  /** Set while an interval is being judged and its decision applied: no burst check schedules another. */
   judging = false;
+  /** True from an interval's start until it is judged: its timer and a burst check may both fire, and only the first judges. */
+  open = false;
   shadow: ShadowStats | undefined = undefined;
   shadowMark: ShadowMark | undefined = undefined;
 
@@ -272,6 +274,7 @@ export class RolloutController {
       }
     }
     live.judging = false;
+    live.open = true;
     clearTimeout(live.timer);
     live.timer = setTimeout(() => this.endInterval(live, false), spec.interval_seconds * 1000);
     live.timer.unref();
@@ -291,8 +294,9 @@ export class RolloutController {
 
   /** Judges the interval now; its decision is applied in turn with the API's calls. */
   private endInterval(live: LiveRollout, early: boolean): void {
-    if (this.stopped || live.record.state !== 'progressing' || this.live.get(live.record.route) !== live) return;
+    if (this.stopped || !live.open || live.record.state !== 'progressing' || this.live.get(live.record.route) !== live) return;
     clearTimeout(live.timer);
+    live.open = false;
     live.judging = true;
     const { record } = live;
     const judgement = judgeInterval(record.spec, record.step, {

@@ -22,7 +22,8 @@ let server: TestServer;
 let admin: ReturnType<typeof adminClient>;
 
 async function start(): Promise<void> {
-  server = await startServer(repository, ['--state-dir', stateDir], { ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+  // Shadow copies are never shed for load here, so that step 0 gets its comparisons on a busy machine.
+  server = await startServer(repository, ['--state-dir', stateDir, '--shadow-max-load', '1'], { ADMIN_TOKEN: TEST_ADMIN_TOKEN });
   admin = adminClient(server);
 }
 
@@ -237,12 +238,55 @@ describe('a change to the route by hand', () => {
   });
 });
 
+describe('step 0, while the route only shadows the target', () => {
+  const shadowed = {
+    ...primaryOnly,
+    shadows: [{ model: 'scorer', version: '2', percent: 100, class_scores: ['scores'] }],
+  };
+
+  it('judges the shadow comparison and, when it holds, gives the target its first step', async () => {
+    await route('shadowed', shadowed);
+    const traffic = load('shadowed');
+    try {
+      // Version 2 differs from 1 by 0.05 on one of four logits: a mean |difference| of 0.0125.
+      const started = await rollout('shadowed', { target: { model: 'scorer', version: '2' }, interval_seconds: 0.5, gates: { min_requests: 30, max_shadow_mean_abs_difference: 0.02, min_argmax_agreement: 0.5 } });
+      expect([started.step, started.weight]).toEqual([0, 0]);
+      await waitFor('step 1', async () => (await status('shadowed')).step === 1, 30_000, 50);
+    } finally {
+      await traffic.stop();
+    }
+    const passed = (await status('shadowed')).intervals.find((i) => i.verdict === 'pass')!;
+    expect(passed.step).toBe(0);
+    expect(passed.shadow!.compared).toBeGreaterThanOrEqual(30);
+    expect(passed.shadow!.mean_abs_difference).toBeCloseTo(0.0125, 4);
+    expect(await targets('shadowed')).toEqual([{ model: 'scorer', version: '1', weight: 95 }, { model: 'scorer', version: '2', weight: 5 }]);
+    expect((await admin('POST', '/admin/routes/shadowed/rollout/abort')).status).toBe(200);
+  });
+
+  it('rolls back at step 0 when the shadow is too far from the primary, and the target never takes traffic', async () => {
+    await route('too_far', shadowed);
+    const traffic = load('too_far');
+    try {
+      await rollout('too_far', { target: { model: 'scorer', version: '2' }, interval_seconds: 0.5, gates: { min_requests: 30, max_shadow_mean_abs_difference: 0.001 } });
+      await reachState('too_far', 'rolled_back');
+    } finally {
+      await traffic.stop();
+    }
+    const done = await status('too_far');
+    expect(done.intervals.filter((i) => i.verdict === 'fail').map((i) => i.step)).toEqual([0, 0]);
+    expect(done.intervals.at(-1)!.reasons[0]).toMatch(/shadow mean \|difference\| 0.0125 over max_shadow_mean_abs_difference 0.001/);
+    expect(done.totals.canary_requests).toBe(0);
+    expect(await targets('too_far')).toEqual(primaryOnly.targets);
+  });
+});
+
 describe('a restart mid-rollout', () => {
   it('resumes at its step with a fresh interval, and goes on judging', async () => {
     await route('durable');
     let traffic = load('durable');
     try {
-      await rollout('durable', { target: { model: 'scorer', version: '2' }, interval_seconds: 1, gates: { min_requests: 100, max_p99_ratio: 2 }, inconclusive_limit: 50, failure_limit: 3 });
+      // This one is about resuming, not the gates: a loose p99 gate and small samples, to reach step 2 quickly.
+      await rollout('durable', { target: { model: 'scorer', version: '2' }, interval_seconds: 1, gates: { min_requests: 40, max_p99_ratio: 3 }, inconclusive_limit: 50, failure_limit: 3 });
       await waitFor('the second step', async () => (await status('durable')).step >= 2, 30_000, 50);
     } finally {
       await traffic.stop();
