@@ -25,6 +25,8 @@ import { RouteStore } from './routing/route-store.js';
 import { Router } from './routing/router.js';
 import { ShadowRunner } from './routing/shadow-runner.js';
 import { ShadowStatsTable } from './routing/shadow-stats.js';
+import { RolloutController } from './rollout/rollout-controller.js';
+import { RolloutMetrics } from './rollout/rollout-metrics.js';
 
 export const SERVER_NAME = 'brisk';
 export const SERVER_VERSION: string = (
@@ -76,11 +78,30 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // A version a route targets or shadows is not unloaded (409) until the route stops using it.
     usedBy: (model, version) => routes.usedBy(model, version),
   });
+  const rollouts = new RolloutController({
+    store: routes,
+    shadowStats,
+    servable: (model, version) => registry.servable(model, version),
+    // The same inputs and outputs, or a client's valid request would be refused by the canary.
+    signature: (model, version) => {
+      try {
+        const { inputs, outputs } = service.modelMetadata(model, version);
+        return JSON.stringify({ inputs, outputs });
+      } catch {
+        return undefined;
+      }
+    },
+    stateDir: config.stateDir,
+    log,
+    ...(metrics ? { metrics: new RolloutMetrics(metrics.registry) } : {}),
+  });
   const service: InferenceService = new InferenceService(
     registry,
     { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data', 'statistics', 'model_repository'] },
     {
       router: new Router(routes),
+      // Every routed request's outcome: the rollouts judge their canaries from it.
+      onOutcome: rollouts.onOutcome,
       makeShadows: (execute) =>
         new ShadowRunner(
           {
@@ -128,9 +149,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   await registry.loadAll();
   poller?.start();
   routes.load(loadConfiguredRoutes(config.modelRepository, (model, version) => registry.servable(model, version), log));
+  // After the routes and models: a rollout in progress resumes at its step, with a fresh interval.
+  await rollouts.load();
   const admin = adminTokens.length
     ? await startAdminServer(
-        { store: routes, shadowStats, servable: (model, version) => registry.servable(model, version), service },
+        { store: routes, shadowStats, servable: (model, version) => registry.servable(model, version), service, rollouts },
         { host: config.adminHost, port: config.adminPort, tokens: adminTokens },
         log,
       )
@@ -143,6 +166,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const shutdown = async (drainTimeoutSeconds: number, drainDelaySeconds = 0): Promise<boolean> => {
     // Readiness fails at once while serving goes on: load balancers stop sending before the listeners close.
     service.draining = true;
+    // No rollout decision is taken while draining: the saved state resumes on the next start.
+    rollouts.stop();
     // No loads or unloads start once shutdown has begun.
     poller?.stop();
     registry.refuseChanges();

@@ -1,10 +1,12 @@
 /**
- * `brisk routes list|show|set|promote|rollback|audit`: the admin API for people.
+ * `brisk routes list|show|set|promote|rollback|audit`: the admin API for people; the rollout
+ * commands are in rollout-cli.ts.
  *   brisk routes set scorer 1=90 2=10 --shadow 3=100
  * A target is `version=weight` (the model is the route's name) or `model/version=weight`.
  * Address and token as for every admin command (cli-client.ts).
  */
 import { adminCommandArgs, CliError } from './cli-client.js';
+import { ROLLOUT_COMMANDS, ROLLOUT_USAGE, rolloutCommand } from './rollout-cli.js';
 
 interface RouteJson {
   name: string;
@@ -35,7 +37,9 @@ function describe(route: RouteJson): string {
   return lines.join('\n');
 }
 
-export async function routesCommand(argv: string[]): Promise<string> {
+/** `print` shows lines as they come (rollout-status --watch); the returned text comes last. */
+export async function routesCommand(argv: string[], print: (text: string) => void = console.log): Promise<string> {
+  if (ROLLOUT_COMMANDS.includes(argv[0] ?? '')) return rolloutCommand(argv, print);
   const { values, positionals, call: admin } = adminCommandArgs(argv, {
     shadow: { type: 'string', multiple: true },
     'if-match': { type: 'string' },
@@ -75,15 +79,20 @@ export async function routesCommand(argv: string[]): Promise<string> {
     case 'rollback':
       return describe(await call<RouteJson>('POST', `/admin/routes/${encodeURIComponent(needRoute())}/${command}`));
     case 'audit': {
-      const { entries } = await call<{ entries: { at: string; token: string; route: string; action: string; revision: number; after: { targets: RouteJson['targets'] } }[] }>(
-        'GET',
-        '/admin/audit',
+      const { entries } = await call<{
+        entries: { at: string; token: string; route: string; action: string; revision: number; after: { targets: RouteJson['targets'] }; reason?: string }[];
+      }>('GET', '/admin/audit');
+      return (
+        entries
+          .map(
+            (e) =>
+              `${e.at}  ${e.token}  ${e.action} ${e.route} → revision ${e.revision}: ${e.after.targets.map((t) => `${t.model}/${t.version}=${t.weight}`).join(' ')}` +
+              (e.reason ? `\n    ${e.reason}` : ''),
+          )
+          .join('\n') || 'no changes yet'
       );
-      return entries
-        .map((e) => `${e.at}  ${e.token}  ${e.action} ${e.route} → revision ${e.revision}: ${e.after.targets.map((t) => `${t.model}/${t.version}=${t.weight}`).join(' ')}`)
-        .join('\n') || 'no changes yet';
     }
     default:
-      throw new CliError('usage: brisk routes list|show <route>|set <route> <version=weight>... [--shadow version=percent]|promote <route>|rollback <route>|audit');
+      throw new CliError(`usage: brisk routes list|show <route>|set <route> <version=weight>... [--shadow version=percent]|promote <route>|rollback <route>|audit\n${ROLLOUT_USAGE}`);
   }
 }

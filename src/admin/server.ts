@@ -5,11 +5,15 @@
  *   GET  /admin/routes, GET /admin/routes/{route}   state with `revision` (and ETag)
  *   PUT  /admin/routes/{route}                      full replacement, validated
  *   POST /admin/routes/{route}/promote | /rollback
+ *   PUT  /admin/routes/{route}/rollout              starts a progressive rollout (src/rollout)
+ *   GET  /admin/routes/{route}/rollout              its state, step, weight and every interval's verdict
+ *   POST /admin/routes/{route}/rollout/pause | /resume | /abort
  *   GET  /admin/audit                               every change
  *   POST /v2/repository/index                       every model version with its state and reason
  *   POST /v2/repository/models/{model}/load|unload  Triton's repository extension (see http/repository-routes.ts)
  * A stale If-Match gets 409; invalid input 400 and nothing changes; a route that
- * does not exist 404 (for promote and rollback too, whatever If-Match says).
+ * does not exist 404 (for promote and rollback too, whatever If-Match says); a
+ * second rollout on a route whose rollout has not ended 409.
  */
 import { ServingError, invalidArgument } from '../errors.js';
 import { readBody } from '../http/body.js';
@@ -22,6 +26,7 @@ import type { Logger } from '../observability/logger.js';
 import type { RouteStore, RouteState } from '../routing/route-store.js';
 import { parseRouteSpec, targetId, type RouteSpec } from '../routing/route.js';
 import type { ShadowStatsTable } from '../routing/shadow-stats.js';
+import type { RolloutController } from '../rollout/rollout-controller.js';
 import { RepositoryControl } from './repository-control.js';
 import { authenticate, type AdminToken } from './tokens.js';
 
@@ -38,6 +43,7 @@ export interface AdminDependencies {
   servable(model: string, version: string): string | undefined;
   /** For the repository index, loads and unloads. */
   service: InferenceService;
+  rollouts: RolloutController;
 }
 
 const MAX_ADMIN_BODY = 1024 * 1024;
@@ -148,6 +154,59 @@ export function startAdminServer(deps: AdminDependencies, options: AdminServerOp
         res.onData(() => undefined);
         const revision = parseIfMatch(ifMatch);
         change(res, state, action === 'promote' ? store.promote(route, token, revision) : store.rollback(route, token, revision));
+      }),
+    );
+  }
+
+  const checkedRoute = (route: string): string => {
+    if (!isModelName(route)) throw invalidArgument(`route name ${JSON.stringify(route.slice(0, 64))} is not valid: names are letters, digits, '_', '.', '-'`);
+    return route;
+  };
+  const answer = (res: HttpResponse, state: ResponseState, pending: Promise<unknown>): void => {
+    pending.then(
+      (value) => sendJson(res, state, OK, value),
+      (error: unknown) => sendError(res, state, error),
+    );
+  };
+
+  app.put(
+    '/admin/routes/:route/rollout',
+    guarded((res, state, token, { route, contentLength }) => {
+      checkedRoute(route);
+      readBody(
+        res,
+        contentLength,
+        MAX_ADMIN_BODY,
+        (body) => {
+          let raw: unknown;
+          try {
+            raw = JSON.parse(body.toString('utf8'));
+          } catch {
+            sendError(res, state, invalidArgument('body is not valid JSON'));
+            return;
+          }
+          answer(res, state, deps.rollouts.start(route, raw, token));
+        },
+        (error) => sendError(res, state, error, true),
+      );
+    }),
+  );
+
+  app.get(
+    '/admin/routes/:route/rollout',
+    guarded((res, state, _token, { route }) => {
+      const found = deps.rollouts.get(route);
+      if (!found) throw new ServingError('NOT_FOUND', store.get(route) ? `route ${route} has no rollout` : `no route ${route}`);
+      sendJson(res, state, OK, found);
+    }),
+  );
+
+  for (const action of ['pause', 'resume', 'abort'] as const) {
+    app.post(
+      `/admin/routes/:route/rollout/${action}`,
+      guarded((res, state, token, { route }) => {
+        res.onData(() => undefined);
+        answer(res, state, deps.rollouts[action](route, token));
       }),
     );
   }

@@ -178,3 +178,75 @@ export function gatherModel(): GraphSpec {
     nodes: [{ op: 'Gather', inputs: ['table', 'index'], outputs: ['value'], attributes: { axis: 0 } }],
   };
 }
+
+/** The graph's first input, which must be [batch, n] with n fixed: the wrappers below act on it. */
+function batchInput(graph: GraphSpec): { name: string; width: number } {
+  const input = graph.inputs[0];
+  const width = input?.shape[1];
+  if (!input || input.shape.length !== 2 || typeof width !== 'number') throw new Error(`${graph.name}: the first input is not [batch, n]`);
+  return { name: input.name, width };
+}
+
+/** Every node that read `from` reads `to` instead. */
+const rewire = (nodes: readonly NodeSpec[], from: string, to: string): NodeSpec[] =>
+  nodes.map((n) => ({ ...n, inputs: n.inputs.map((i) => (i === from ? to : i)) }));
+
+/**
+ * The same model, except that session.run fails for every batch whose size is not a multiple
+ * of `divisor`: the input is reshaped to [divisor, -1] and back to [-1, n]. Same inputs and
+ * outputs, so it passes every check at load and at admission; a canary that fails most batches.
+ */
+export function failingForMostBatches(graph: GraphSpec, divisor: number): GraphSpec {
+  const { name, width } = batchInput(graph);
+  const checked = `${name}__checked`;
+  return {
+    ...graph,
+    initializers: [
+      ...graph.initializers,
+      { name: 'trap_shape', datatype: 'INT64', dims: [2], data: int64Bytes([divisor, -1]) },
+      { name: 'back_shape', datatype: 'INT64', dims: [2], data: int64Bytes([-1, width]) },
+    ],
+    nodes: [
+      { op: 'Reshape', inputs: [name, 'trap_shape'], outputs: [`${name}__trapped`] },
+      // Between the two reshapes, so that they cannot be fused into one that always succeeds.
+      { op: 'Neg', inputs: [`${name}__trapped`], outputs: [`${name}__negated`] },
+      { op: 'Neg', inputs: [`${name}__negated`], outputs: [`${name}__back`] },
+      { op: 'Reshape', inputs: [`${name}__back`, 'back_shape'], outputs: [checked] },
+      ...rewire(graph.nodes, name, checked),
+    ],
+  };
+}
+
+/**
+ * The same answers, slower: `rounds` size×size matrix products on a value taken from the input
+ * (so that nothing can be folded at load), added to the first output times zero.
+ */
+export function slowedDown(graph: GraphSpec, rounds: number, size = 512): GraphSpec {
+  const { name } = batchInput(graph);
+  const output = graph.outputs[0]!.name;
+  const fast = `${output}__fast`;
+  const nodes: NodeSpec[] = graph.nodes.map((n) => ({ ...n, outputs: n.outputs.map((o) => (o === output ? fast : o)) }));
+  nodes.push(
+    { op: 'ReduceSum', inputs: [name, 'slow_axes'], outputs: ['slow_seed'], attributes: { keepdims: 0 } },
+    { op: 'Mul', inputs: ['slow_seed', 'slow_base'], outputs: ['slow_m0'] },
+  );
+  for (let r = 0; r < rounds; r++) {
+    nodes.push({ op: 'MatMul', inputs: [`slow_m${r}`, 'slow_base'], outputs: [`slow_p${r}`] });
+    nodes.push({ op: 'Tanh', inputs: [`slow_p${r}`], outputs: [`slow_m${r + 1}`] });
+  }
+  nodes.push(
+    { op: 'ReduceMean', inputs: [`slow_m${rounds}`], outputs: ['slow_level'], attributes: { keepdims: 0 } },
+    { op: 'Mul', inputs: ['slow_level', 'slow_zero'], outputs: ['slow_nothing'] },
+    { op: 'Add', inputs: [fast, 'slow_nothing'], outputs: [output] },
+  );
+  return {
+    ...graph,
+    initializers: [
+      ...graph.initializers,
+      floatInit('slow_base', [size, size], uniformFloat32(size * size, 0.05, 77)),
+      floatInit('slow_zero', [], new Float32Array([0])),
+      { name: 'slow_axes', datatype: 'INT64', dims: [2], data: int64Bytes([0, 1]) },
+    ],
+    nodes,
+  };
+}

@@ -5,14 +5,14 @@
  * and its slots, rebuilt from its weights, are the slots saved. It is written
  * off the I/O thread and atomically: a temporary file, fsynced, renamed over the
  * old one, then the folder fsynced, so a crash or a failed write leaves the
- * previous file whole.
+ * previous file whole (atomic-file.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, open, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { formatZodError } from '../config/zod-errors.js';
 import { isModelName } from '../models/names.js';
+import { writeFileAtomically } from './atomic-file.js';
 import { routeSlots, routeSpecSchema, type RouteSpec } from './route.js';
 import { SLOT_COUNT } from './slots.js';
 
@@ -27,7 +27,8 @@ export interface RouteState {
   updatedAt: string;
 }
 
-export type RouteAction = 'set' | 'promote' | 'rollback';
+/** `rollout`: a change or an event of a progressive rollout (src/rollout), with its reason. */
+export type RouteAction = 'set' | 'promote' | 'rollback' | 'rollout';
 
 export interface AuditEntry {
   at: string;
@@ -38,6 +39,8 @@ export interface AuditEntry {
   before: RouteSpec | null;
   after: RouteSpec;
   revision: number;
+  /** Why, for rollout entries: the verdict and its figures, or who paused, resumed or aborted. */
+  reason?: string;
 }
 
 /** Keyed by route name in Maps: a route may be called `constructor` or `__proto__`. */
@@ -60,10 +63,11 @@ const auditSchema = z.array(
     at: z.string(),
     token: z.string(),
     route: z.string(),
-    action: z.enum(['set', 'promote', 'rollback']),
+    action: z.enum(['set', 'promote', 'rollback', 'rollout']),
     before: routeSpecSchema.nullable(),
     after: routeSpecSchema,
     revision: z.number().int().min(1),
+    reason: z.string().optional(),
   }),
 );
 
@@ -107,24 +111,7 @@ export function readStateFile(stateDir: string): SavedRoutes | undefined {
 
 /** Replaces the saved state atomically; rejects, leaving the previous file whole, when it cannot. */
 export async function writeStateFile(stateDir: string, state: SavedRoutes): Promise<void> {
-  const file = path.join(stateDir, STATE_FILE);
-  const temporary = `${file}.tmp`;
   // Object.fromEntries defines own properties, so a `__proto__` route is written like any other.
   const text = JSON.stringify({ format: 1, routes: Object.fromEntries(state.routes), history: Object.fromEntries(state.history), audit: state.audit }, null, 1);
-  await mkdir(stateDir, { recursive: true });
-  const handle = await open(temporary, 'w');
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, file);
-  // The rename itself reaches the disk only when the folder is synced.
-  const folder = await open(stateDir, 'r');
-  try {
-    await folder.sync();
-  } finally {
-    await folder.close();
-  }
+  await writeFileAtomically(stateDir, STATE_FILE, text);
 }

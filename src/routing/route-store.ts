@@ -3,7 +3,8 @@
  * under the state directory (route-state-file.ts). Changes are serialized: one at
  * a time, each checked against the revision the caller saw (If-Match), and each
  * takes effect only once it is on disk. Saving runs off the I/O thread, so an
- * admin change never stalls serving.
+ * admin change never stalls serving. A watcher is told of every change once it
+ * has taken effect: a progressive rollout aborts when someone else changes its route.
  */
 import { renameSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,9 @@ import { readStateFile, STATE_FILE, writeStateFile, type AuditEntry, type RouteA
 
 export { STATE_FILE, type AuditEntry, type RouteAction, type RouteState };
 
+/** Told of a change once it has taken effect (on disk and in force), in the order they were made. */
+export type RouteChangeWatcher = (route: RouteState, action: RouteAction, token: string) => void;
+
 /** Enough to roll back several steps and to read what happened today; older entries are dropped. */
 const HISTORY_DEPTH = 20;
 const AUDIT_LENGTH = 1000;
@@ -21,6 +25,7 @@ const AUDIT_LENGTH = 1000;
 export class RouteStore {
   private state: SavedRoutes = { routes: new Map(), history: new Map(), audit: [] };
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly watchers: RouteChangeWatcher[] = [];
 
   constructor(
     private readonly stateDir: string,
@@ -69,9 +74,33 @@ export class RouteStore {
     return this.state.audit;
   }
 
+  watch(watcher: RouteChangeWatcher): void {
+    this.watchers.push(watcher);
+  }
+
   /** Replaces a route (or creates it). */
   set(name: string, spec: RouteSpec, token: string, ifMatch?: number): Promise<RouteState> {
     return this.change(name, 'set', token, ifMatch, () => spec);
+  }
+
+  /** A rollout's own change of an existing route, with its reason in the audit trail. */
+  setByRollout(name: string, spec: RouteSpec, token: string, ifMatch: number, reason: string): Promise<RouteState> {
+    return this.change(name, 'rollout', token, ifMatch, () => spec, reason);
+  }
+
+  /** An audit entry for a rollout event that leaves the route as it is (started at step 0, paused, resumed, aborted by a change). */
+  note(name: string, token: string, reason: string): Promise<void> {
+    const run = async (): Promise<void> => {
+      const current = this.state.routes.get(name);
+      if (!current) throw new ServingError('NOT_FOUND', `no route ${name}`);
+      const entry: AuditEntry = { at: new Date().toISOString(), token, route: name, action: 'rollout', before: current.spec, after: current.spec, revision: current.revision, reason };
+      const candidate: SavedRoutes = { ...this.state, audit: [...this.state.audit, entry].slice(-AUDIT_LENGTH) };
+      await this.persist(candidate);
+      this.state = candidate;
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
   }
 
   /** The highest version of the primary's own model takes all the traffic (not another model's, whatever its number). */
@@ -99,6 +128,7 @@ export class RouteStore {
     token: string,
     ifMatch: number | undefined,
     next: (current: RouteState | undefined) => RouteSpec,
+    reason?: string,
   ): Promise<RouteState> {
     const run = async (): Promise<RouteState> => {
       const current = this.state.routes.get(name);
@@ -119,7 +149,16 @@ export class RouteStore {
       const earlier = history.get(name) ?? [];
       if (action === 'rollback') history.set(name, earlier.slice(0, -1));
       else if (current) history.set(name, [...earlier, current].slice(-HISTORY_DEPTH));
-      const entry: AuditEntry = { at: updated.updatedAt, token, route: name, action, before: current?.spec ?? null, after: spec, revision: updated.revision };
+      const entry: AuditEntry = {
+        at: updated.updatedAt,
+        token,
+        route: name,
+        action,
+        before: current?.spec ?? null,
+        after: spec,
+        revision: updated.revision,
+        ...(reason === undefined ? {} : { reason }),
+      };
       const candidate: SavedRoutes = {
         routes: new Map(this.state.routes).set(name, updated),
         history,
@@ -128,7 +167,15 @@ export class RouteStore {
       await this.persist(candidate);
       // Only a state that reached the disk takes effect.
       this.state = candidate;
-      this.log.info({ route: name, action, token, revision: updated.revision, targets: spec.targets }, 'route changed');
+      this.log.info({ route: name, action, token, revision: updated.revision, targets: spec.targets, ...(reason === undefined ? {} : { reason }) }, 'route changed');
+      for (const watcher of this.watchers) {
+        // The change has taken effect: a watcher's failure is logged, not the caller's.
+        try {
+          watcher(updated, action, token);
+        } catch (error) {
+          this.log.error({ route: name, err: error }, 'route change watcher failed');
+        }
+      }
       return updated;
     };
     const result = this.queue.then(run, run);

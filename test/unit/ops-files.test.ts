@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ServerMetrics } from '../../src/observability/metrics.js';
 import { projectFile } from '../../src/project-files.js';
+import { RolloutMetrics } from '../../src/rollout/rollout-metrics.js';
 import { externalTool } from '../helpers/external-tools.js';
 
 const promtool = externalTool('promtool');
@@ -19,15 +20,43 @@ async function exportedNames(): Promise<Set<string>> {
     },
     { pricePerHour: 1, cores: 2, startedAtMs: 0 },
   );
+  // Registered beside the others by main.ts.
+  new RolloutMetrics(metrics.registry);
   return new Set((await metrics.registry.getMetricsAsJSON()).map((m) => m.name));
 }
 
 describe('operations files', () => {
-  it('the alerting rules define the five alerts', () => {
+  it('the alerting rules define the six alerts', () => {
     const rules = readFileSync(projectFile('ops', 'prometheus', 'alerts.yml'), 'utf8');
-    for (const alert of ['BriskP99OverSLO', 'BriskErrorRate', 'BriskQueueSaturated', 'BriskCanaryWorseThanPrimary', 'BriskWorkerExits']) {
+    for (const alert of ['BriskP99OverSLO', 'BriskErrorRate', 'BriskQueueSaturated', 'BriskCanaryWorseThanPrimary', 'BriskWorkerExits', 'BriskRolloutRolledBack']) {
       expect(rules).toContain(`alert: ${alert}`);
     }
+  });
+
+  it('every alert carries a runbook_url to its own section of ops/runbooks.md, and every section has its first three commands', () => {
+    const rules = readFileSync(projectFile('ops', 'prometheus', 'alerts.yml'), 'utf8');
+    const runbooks = readFileSync(projectFile('ops', 'runbooks.md'), 'utf8');
+    // GitHub's anchor for a heading: lower case, spaces to dashes, other punctuation dropped.
+    const sections = new Map(
+      runbooks.split(/^## /m).slice(1).map((text) => [text.split('\n')[0]!.trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-'), text]),
+    );
+    const alerts = rules.split(/^\s*- alert: /m).slice(1).map((block) => ({ name: block.split('\n')[0]!.trim(), url: /^\s*runbook_url: "([^"]*)"$/m.exec(block)?.[1] }));
+    expect(alerts).toHaveLength(6);
+    for (const { name, url } of alerts) {
+      expect(url, name).toBe(`ops/runbooks.md#${name.toLowerCase()}`);
+      const section = sections.get(name.toLowerCase());
+      expect(section, `a section for ${name}`).toBeDefined();
+      expect(section).toMatch(/\*\*What it means\.\*\*/);
+      expect(section).toMatch(/\*\*How to decide\.\*\*/);
+      const lines = /```sh\n([\s\S]*?)```/.exec(section!)?.[1]?.trim().split('\n') ?? [];
+      expect(lines, name).toHaveLength(4);
+      expect(lines[0]).toMatch(/^brisk routes rollout-status <route>/);
+      expect(lines[1]).toMatch(/^# PromQL/);
+      expect(lines[2]).toMatch(/brisk_[a-z_]+\{model="<model>"/);
+      expect(lines[3]).toMatch(/^brisk routes rollback <route>/);
+    }
+    // No section for an alert that does not exist.
+    expect([...sections.keys()].sort()).toEqual(alerts.map((a) => a.name.toLowerCase()).sort());
   });
 
   it.skipIf(!promtool.available)(`the alerting rules pass promtool check rules and their unit tests${promtool.skipNote}`, () => {
@@ -35,7 +64,7 @@ describe('operations files', () => {
     execFileSync('promtool', ['test', 'rules', projectFile('ops', 'prometheus', 'alerts.test.yml')]);
   });
 
-  it('the rules and the Grafana dashboard query only metrics the server exports', async () => {
+  it('the rules, the runbooks and the Grafana dashboard query only metrics the server exports', async () => {
     const names = await exportedNames();
     const dashboard = JSON.parse(readFileSync(projectFile('ops', 'grafana', 'brisk-dashboard.json'), 'utf8')) as {
       panels: { targets: { expr: string }[] }[];
@@ -43,6 +72,7 @@ describe('operations files', () => {
     const exprs = [
       ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)),
       readFileSync(projectFile('ops', 'prometheus', 'alerts.yml'), 'utf8'),
+      readFileSync(projectFile('ops', 'runbooks.md'), 'utf8'),
     ];
     const used = new Set(exprs.flatMap((e) => e.match(/brisk_[a-z0-9_]+/g) ?? []).map((n) => n.replace(/_(bucket|sum|count)$/, '')));
     expect(used.size).toBeGreaterThan(8);
