@@ -45,7 +45,7 @@ describe('install policy', () => {
     }
   });
 
-  it("denies onnxruntime-node's script, whose only work here is the CUDA download", () => {
+  it("denies onnxruntime-node's script (its only work here is the CUDA download) and protobufjs's (a hint for other authors)", () => {
     expect(pkg.allowScripts['onnxruntime-node']).toBe(false);
     expect(pkg.allowScripts['protobufjs']).toBe(false);
   });
