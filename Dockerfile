@@ -1,5 +1,8 @@
 # Build: compile the server (src/ only: bench/ and test/ are not shipped) and write the example models.
 FROM node:20-bookworm-slim AS build
+# Node 20 bundles npm 10, which ignores package.json's "allowScripts" (it would run
+# onnxruntime-node's CUDA download), so .npmrc refuses it: use the npm the policy is tested with.
+RUN npm install -g npm@11.19.1
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci
@@ -12,6 +15,7 @@ RUN npm run build
 # Run: production dependencies, compiled code, the model repository.
 # glibc 2.36 (bookworm) matches the pinned uWebSockets.js binaries.
 FROM node:20-bookworm-slim
+RUN npm install -g npm@11.19.1 && npm cache clean --force
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json .npmrc ./
