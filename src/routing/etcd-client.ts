@@ -1,0 +1,53 @@
+/**
+ * An etcd client for the route store, from the server's flags: TLS and user credentials as
+ * the etcd3 client takes them, a deadline on every call so that an admin write fails fast
+ * (503) rather than hanging when etcd is gone, and a watch that comes back within a second of
+ * etcd: the client's defaults (a 30 s watch backoff, a circuit breaker that stays open 5 s)
+ * would hold replicas on stale weights long after etcd is back.
+ */
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IOptions } from 'etcd3';
+
+export interface EtcdClientOptions {
+  endpoints: readonly string[];
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  username?: string | undefined;
+  password?: string | undefined;
+  /** Longest a unary call (a read, a transaction) may take. */
+  callTimeoutMs?: number;
+}
+
+/** A backoff of 100 ms doubling to 1 s: cockatiel's IBackoff shape, which the client takes. */
+function watchBackoff(duration = 100): { duration: number; next(): ReturnType<typeof watchBackoff> } {
+  return { duration, next: () => watchBackoff(Math.min(1000, duration * 2)) };
+}
+
+/** Every call goes through: the deadline and the watch backoff are the fault handling. */
+const passThrough = { execute: <T>(fn: (context: { signal: AbortSignal; attempt: number }) => T) => Promise.resolve().then(() => fn({ signal: new AbortController().signal, attempt: 0 })) };
+
+export function etcdClient(options: EtcdClientOptions): Etcd3 {
+  const callTimeoutMs = options.callTimeoutMs ?? 3000;
+  const tls = options.caFile !== undefined || options.certFile !== undefined;
+  const config: IOptions = {
+    hosts: [...options.endpoints],
+    dialTimeout: callTimeoutMs,
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+    faultHandling: {
+      host: () => passThrough as never,
+      watchBackoff: watchBackoff() as never,
+    },
+    ...(tls
+      ? {
+          credentials: {
+            rootCertificate: options.caFile ? readFileSync(options.caFile) : (undefined as unknown as Buffer),
+            ...(options.keyFile ? { privateKey: readFileSync(options.keyFile) } : {}),
+            ...(options.certFile ? { certChain: readFileSync(options.certFile) } : {}),
+          },
+        }
+      : {}),
+    ...(options.username !== undefined && options.password !== undefined ? { auth: { username: options.username, password: options.password } } : {}),
+  };
+  return new Etcd3(config);
+}
