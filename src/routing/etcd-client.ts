@@ -6,7 +6,25 @@
  * would hold replicas on stale weights long after etcd is back.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Etcd3, type IOptions } from 'etcd3';
+
+/**
+ * etcd3 1.1.2 throws, from inside a gRPC stream handler (so the process dies), when a watch answer
+ * comes for a watcher it has just dropped: seen when etcd restarts under several watchers (the
+ * routes' and the leader election's). Such an answer is for nobody and is dropped instead.
+ */
+function tolerateStrayWatchAnswers(): void {
+  const { WatchManager } = createRequire(import.meta.url)('etcd3/lib/watch.js') as { WatchManager: { prototype: Record<string, unknown> & { __brisk?: boolean } } };
+  const proto = WatchManager.prototype;
+  if (proto.__brisk) return;
+  proto.__brisk = true;
+  const original = proto['handleResponse'] as (this: { watchers: { id: unknown }[] }, res: { watch_id: unknown }) => void;
+  proto['handleResponse'] = function (this: { watchers: { id: unknown }[] }, res: { watch_id: unknown }): void {
+    if (!this.watchers.some((w) => w.id === res.watch_id)) return;
+    original.call(this, res);
+  };
+}
 
 export interface EtcdClientOptions {
   endpoints: readonly string[];
@@ -28,6 +46,7 @@ function watchBackoff(duration = 100): { duration: number; next(): ReturnType<ty
 const passThrough = { execute: <T>(fn: (context: { signal: AbortSignal; attempt: number }) => T) => Promise.resolve().then(() => fn({ signal: new AbortController().signal, attempt: 0 })) };
 
 export function etcdClient(options: EtcdClientOptions): Etcd3 {
+  tolerateStrayWatchAnswers();
   const callTimeoutMs = options.callTimeoutMs ?? 3000;
   const tls = options.caFile !== undefined || options.certFile !== undefined;
   const config: IOptions = {

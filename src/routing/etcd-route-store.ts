@@ -288,7 +288,7 @@ export class EtcdRouteStore implements RouteStore {
     this.watcher = undefined;
     this.setConnected(false, `the watch on etcd ended: ${error.message}`);
     this.log.warn({ reason: error.message, revision: this.revision }, 'route store watch cancelled (compacted?): reading everything again');
-    await old.cancel().catch(() => undefined);
+    // Not cancelled: etcd has ended it already, and a cancel would wait for an answer that never comes.
     for (let delay = 100; !this.closed; delay = Math.min(1000, delay * 2)) {
       try {
         await this.readAll();

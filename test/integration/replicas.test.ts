@@ -25,6 +25,7 @@ let etcd: TestEtcd;
 let relay: Awaited<ReturnType<typeof startRelay>>;
 let replicas: TestServer[] = [];
 let admins: ReturnType<typeof adminClient>[] = [];
+let stopping = false;
 
 async function served(server: TestServer, key: string): Promise<string> {
   const answer = await postJson(`${server.url}/v2/models/${ROUTE}/infer`, { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 32], data: features }] }, { 'x-routing-key': key });
@@ -57,11 +58,21 @@ describeEtcd('replicas sharing their routes in etcd', () => {
       ),
     );
     admins = replicas.map((r) => adminClient(r));
+    // A replica that dies says why.
+    replicas.forEach((r, i) => {
+      let stderr = '';
+      r.process.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      r.process.once('exit', (code, signal) => {
+        if (!stopping) console.error(`replica ${'ABC'[i]} exited (${code ?? signal}): ${stderr.slice(-3000)}`);
+      });
+    });
     expect((await admins[0]!('PUT', `/admin/routes/${ROUTE}`, split(100))).status).toBe(200);
     await waitFor('every replica to know the route', async () => (await Promise.all([0, 1, 2].map((i) => admins[i]!('GET', `/admin/routes/${ROUTE}`)))).every((a) => a.status === 200));
   }, 60_000);
 
   afterAll(async () => {
+    stopping = true;
+    if (process.env['REPLICA_LOGS']) for (const r of replicas) console.log(r.logs.filter((l) => (l['level'] as number) >= 40 || String(l['msg']).includes('route store')).map((l) => JSON.stringify(l)).join('\n'));
     await Promise.all(replicas.map((r) => r.stop()));
     relay?.close();
     etcd?.client.close();
@@ -128,6 +139,9 @@ describeEtcd('replicas sharing their routes in etcd', () => {
     await waitFor('C to see etcd gone', async () => (await request(`${replicas[2]!.url}/metrics`)).body.toString().includes('brisk_route_store_connected 0'));
     const before = await served(replicas[2]!, 'compaction-probe');
     expect((await admins[2]!('PUT', `/admin/routes/${ROUTE}`, split(0))).status).toBe(503);
+    // Two changes: a watch resumes from the revision after its last, which a compaction at the
+    // latest revision would keep after one change alone.
+    expect((await admins[0]!('PUT', `/admin/routes/${ROUTE}`, split(50))).status).toBe(200);
     const set = await admins[0]!('PUT', `/admin/routes/${ROUTE}`, split(before === '1' ? 0 : 100));
     const revision = set.json<{ revision: number }>().revision;
     const latest = await etcd.client.get('probe').exec();
