@@ -52,7 +52,7 @@ export type DocumentListener = (name: string, text: string | undefined) => void;
 export class EtcdRouteStore implements RouteStore {
   private readonly ns: Namespace;
   private routes = new Map<string, RouteState>();
-  private histories = new Map<string, RouteState[]>();
+  private historiesByRoute = new Map<string, RouteState[]>();
   /** The mod revision applied for each key: a watch event at or below it is old news. */
   private modRevisions = new Map<string, number>();
   private auditItems: AuditItem[] = [];
@@ -115,6 +115,10 @@ export class EtcdRouteStore implements RouteStore {
 
   audit(): readonly AuditEntry[] {
     return this.auditItems.map((item) => item.entry);
+  }
+
+  histories(): ReadonlyMap<string, readonly RouteState[]> {
+    return this.historiesByRoute;
   }
 
   watch(watcher: RouteChangeWatcher): void {
@@ -221,7 +225,7 @@ export class EtcdRouteStore implements RouteStore {
     auditItems.sort((a, b) => a.modRevision - b.modRevision || (a.key < b.key ? -1 : 1));
     const before = this.routes;
     this.routes = routes;
-    this.histories = histories;
+    this.historiesByRoute = histories;
     this.modRevisions = modRevisions;
     this.auditItems = auditItems.slice(-AUDIT_LENGTH);
     const documentsBefore = this.documents;
@@ -333,7 +337,7 @@ export class EtcdRouteStore implements RouteStore {
     if (key.startsWith(ROUTES)) {
       const name = key.slice(ROUTES.length);
       this.routes.delete(name);
-      this.histories.delete(name);
+      this.historiesByRoute.delete(name);
     } else if (key.startsWith(AUDIT)) {
       this.auditItems = this.auditItems.filter((item) => item.key !== key);
     } else if (key.startsWith(DOCS)) {
@@ -348,7 +352,7 @@ export class EtcdRouteStore implements RouteStore {
     if (modRevision <= (this.modRevisions.get(key) ?? 0)) return;
     this.modRevisions.set(key, modRevision);
     this.routes.set(stored.route.name, stored.route);
-    this.histories.set(stored.route.name, stored.history);
+    this.historiesByRoute.set(stored.route.name, stored.history);
     this.log.info({ route: stored.route.name, action: stored.change.action, token: stored.change.token, revision: stored.route.revision, targets: stored.route.spec.targets }, 'route changed');
     this.tell(stored.route, stored.change.action, stored.change.token);
   }
