@@ -84,6 +84,9 @@ export interface DescribeResult {
   executionProvider: ExecutionProvider;
   /** Why a preferred execution provider was passed over, when one was. */
   fallbackReason?: string;
+  /** What the pool runs: a spec takes these, so that it agrees with the threads whatever defaults the caller applied. */
+  instances?: number;
+  intraOpThreads?: number;
 }
 
 export interface RunResult {

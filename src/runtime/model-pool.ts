@@ -104,6 +104,7 @@ export class ModelPool {
   private readonly pool: Piscina<WorkerTask, unknown>;
   /** Batches a worker is running or about to run, including batches already answered on a timeout. */
   activeTasks = 0;
+  private readonly intraOpThreads: number;
   private readonly listeners = new Set<(report: WorkerReport) => void>();
   private readonly readiness: Promise<{ warmupSeconds: number }>;
   private readonly control = new Int32Array(new SharedArrayBuffer(POOL_CONTROL.SLOTS * Int32Array.BYTES_PER_ELEMENT));
@@ -130,6 +131,7 @@ export class ModelPool {
     onLost?: (error: PoolLostError) => void,
     readonly counters = new PoolCounters(),
   ) {
+    this.intraOpThreads = init.intraOpThreads;
     this.readiness = this.awaitReadiness();
     this.pool = new Piscina({
       filename: workerFile,
@@ -311,7 +313,9 @@ export class ModelPool {
     const task = this.pool.run({ kind: 'describe' }) as Promise<DescribeResult>;
     return new Promise<DescribeResult>((resolve, reject) => {
       this.waiting.add(reject);
-      task.then(resolve, reject).finally(() => this.waiting.delete(reject));
+      task
+        .then((described) => resolve({ ...described, instances: this.instances, intraOpThreads: this.intraOpThreads }), reject)
+        .finally(() => this.waiting.delete(reject));
     });
   }
 
