@@ -91,6 +91,8 @@ class Batch {
 /** A ready worker's end of its channel, and the batch it is running. */
 class Connection {
   batch: Batch | undefined = undefined;
+  /** Whether the port holds the process open: only while its worker has a batch. */
+  held = false;
   gone = false;
   onReleased: (() => void) | undefined = undefined;
 
@@ -187,15 +189,18 @@ export class ModelPool {
   /** A worker is free: it takes the next batch waiting, or waits itself. */
   private onIdle(connection: Connection): void {
     const next = this.queue.shift();
-    if (next) this.post(connection, next);
-    else {
-      connection.port.unref();
+    if (next) {
+      this.post(connection, next);
+    } else {
+      if (connection.held) connection.port.unref();
+      connection.held = false;
       this.idleConnections.push(connection);
     }
   }
 
   private post(connection: Connection, batch: Batch): void {
-    if (connection.batch === undefined) connection.port.ref();
+    if (!connection.held) connection.port.ref();
+    connection.held = true;
     connection.batch = batch;
     connection.port.postMessage(batch.message, batch.transfer);
     batch.message = undefined;
