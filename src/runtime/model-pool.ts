@@ -93,7 +93,6 @@ class Connection {
   batch: Batch | undefined = undefined;
   /** Whether the port holds the process open: only while its worker has a batch. */
   held = false;
-  gone = false;
   onReleased: (() => void) | undefined = undefined;
 
   constructor(
@@ -125,6 +124,8 @@ export class ModelPool {
   private readonly waiting = new Set<(error: Error) => void>();
   /** Why the last thread went: a load still waiting hears it. */
   private lastExit: string | undefined;
+  /** Threads whose exit is watched: those there at the start, and replacements once they report. */
+  private readonly watched = new Set<number>();
 
   constructor(
     init: Omit<WorkerInit, 'control'>,
@@ -152,9 +153,6 @@ export class ModelPool {
     this.pool.on('workerDestroy', () => this.onWorkerGone(log, onLost));
     for (const thread of this.pool.threads) this.watchExit(thread);
   }
-
-  /** Threads whose exit is watched: those there at the start, and replacements once they report. */
-  private readonly watched = new Set<number>();
 
   private watchExit(thread: Worker): void {
     const threadId = thread.threadId;
@@ -239,7 +237,6 @@ export class ModelPool {
     this.connections.splice(index, 1);
     const idle = this.idleConnections.indexOf(connection);
     if (idle >= 0) this.idleConnections.splice(idle, 1);
-    connection.gone = true;
     connection.port.close();
     connection.onReleased?.();
     const batch = connection.batch;
