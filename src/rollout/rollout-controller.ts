@@ -281,12 +281,7 @@ export class RolloutController {
   }
 
   private checkBurst(live: LiveRollout): void {
-    const { record } = live;
-    const { gates, failure_limit } = record.spec;
-    if (live.judging || record.step === 0 || gates.max_error_rate === null) return;
-    const judged = live.canary.successes + live.canary.errors;
-    const needed = Math.max(1, failure_limit - record.fails) * gates.min_requests;
-    if (judged >= needed && live.canary.errors > gates.max_error_rate * judged) {
+    if (!live.judging && burstHolds(live)) {
       live.judging = true;
       setImmediate(() => this.endInterval(live, true));
     }
@@ -295,6 +290,12 @@ export class RolloutController {
   /** Judges the interval now; its decision is applied in turn with the API's calls. */
   private endInterval(live: LiveRollout, early: boolean): void {
     if (this.stopped || !live.open || live.record.state !== 'progressing' || this.live.get(live.record.route) !== live) return;
+    if (early && !burstHolds(live)) {
+      // Successes came in since the burst was seen: the error rate is back under the gate. An early
+      // verdict would cut the interval short (and step up on a pass); the interval goes on instead.
+      live.judging = false;
+      return;
+    }
     clearTimeout(live.timer);
     live.open = false;
     live.judging = true;
@@ -476,6 +477,18 @@ export class RolloutController {
     this.chain = result.catch(() => undefined);
     return result;
   }
+}
+
+/**
+ * An error burst: the interval already holds what is left of `failure_limit` fails' worth of canary
+ * requests, and their error rate breaks the gate (compared as the judge compares it). O(1).
+ */
+function burstHolds(live: LiveRollout): boolean {
+  const { record, canary } = live;
+  const { gates, failure_limit } = record.spec;
+  if (record.step === 0 || gates.max_error_rate === null) return false;
+  const judged = canary.successes + canary.errors;
+  return judged >= Math.max(1, failure_limit - record.fails) * gates.min_requests && canary.errors / judged > gates.max_error_rate;
 }
 
 function markOf(stats: ShadowStats): ShadowMark {

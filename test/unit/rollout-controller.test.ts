@@ -1,0 +1,66 @@
+/**
+ * The rollout controller on its own, with a real RouteStore and state directory: outcomes are
+ * fed through `onOutcome` as the serving core would, so that every race is played in a fixed order.
+ */
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/modelgen/weights.js';
+import { RolloutController } from '../../src/rollout/rollout-controller.js';
+import { parseRouteSpec, type RouteSpec } from '../../src/routing/route.js';
+import { RouteStore } from '../../src/routing/route-store.js';
+import { ShadowStatsTable } from '../../src/routing/shadow-stats.js';
+import { waitFor } from '../helpers/conditions.js';
+import { tempDir } from '../helpers/repository.js';
+
+const route = (raw: unknown): RouteSpec => parseRouteSpec(raw, () => undefined);
+const primaryOnly = route({ targets: [{ model: 'm', version: '1', weight: 100 }] });
+
+function controllerIn(dir: string, routes: Record<string, RouteSpec> = { r: primaryOnly }) {
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const store = new RouteStore(dir, log);
+  store.load(routes);
+  const controller = new RolloutController({
+    store,
+    shadowStats: new ShadowStatsTable(),
+    servable: () => undefined,
+    signature: () => undefined,
+    stateDir: dir,
+    log,
+    random: seededRandom(7),
+  });
+  return { store, controller, lines };
+}
+
+/** The canary's outcomes, as the serving core reports them. */
+const canary = (controller: RolloutController, outcome: string, count: number): void => {
+  for (let i = 0; i < count; i++) controller.onOutcome('r', 'm', '2', 'canary', outcome, outcome === 'success' ? 0.002 : 0);
+};
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('an error burst', () => {
+  // Judged at failure_limit × min_requests = 20 canary requests with an error rate over 10%.
+  const burstSpec = { target: { model: 'm', version: '2' }, interval_seconds: 3600, gates: { min_requests: 10, max_error_rate: 0.1, max_p99_ratio: null }, failure_limit: 2 };
+
+  it('that has passed by the time it is judged neither steps the canary up nor ends its interval', async () => {
+    const { controller, store } = controllerIn(tempDir('rollout-burst'));
+    await controller.start('r', burstSpec, 'ops');
+    canary(controller, 'success', 17);
+    canary(controller, 'internal', 3);
+    // In the same turn, before the burst is judged, 20 more answers: 3 errors in 40 is under the gate.
+    canary(controller, 'success', 20);
+    await turn();
+    const view = controller.get('r')!;
+    expect(view.intervals).toEqual([]);
+    expect([view.state, view.step, view.weight]).toEqual(['progressing', 1, 5]);
+    expect(view.current_interval!.canary_requests).toBe(40);
+    // The interval goes on: a burst that holds is judged, early, and rolls back.
+    canary(controller, 'internal', 20);
+    await waitFor('the rollback', () => controller.get('r')!.state === 'rolled_back' && controller.get('r')!.applied);
+    const done = controller.get('r')!;
+    expect(done.intervals.map((i) => [i.verdict, i.early])).toEqual([['fail', true]]);
+    expect(done.intervals[0]!.canary.errors).toBe(23);
+    expect(store.get('r')!.spec.targets).toEqual(primaryOnly.targets);
+    await controller.stop();
+  });
+});
