@@ -246,6 +246,12 @@ export class RolloutController {
     const others = othersWeight(current.spec, target, baseline);
     const tooBig = spec.steps.find((s) => s < 100 && s + others > 99);
     if (tooBig !== undefined) throw invalidArgument(`invalid rollout: step ${tooBig}% leaves the primary nothing beside the other targets' ${others}%`);
+    // Step 1 at 100% would promote the target before a single interval is judged.
+    if (spec.steps[0]! >= 100 && !shadowsTarget(current.spec, target)) {
+      throw invalidArgument(
+        `invalid rollout: steps [${spec.steps.join(', ')}] give ${id} all the traffic before any interval is judged; start under 100%, or shadow ${id} on route ${current.name} first (step 0)`,
+      );
+    }
     const shadowGates = spec.gates.max_shadow_mean_abs_difference !== null || spec.gates.min_argmax_agreement !== null;
     if (shadowGates && !shadowsTarget(current.spec, target)) {
       throw invalidArgument(`invalid rollout: the shadow gates need route ${current.name} to shadow ${id} (step 0); add it to the route's shadows first`);

@@ -9,7 +9,7 @@ import { RolloutController } from '../../src/rollout/rollout-controller.js';
 import { parseRouteSpec, type RouteSpec } from '../../src/routing/route.js';
 import { RouteStore } from '../../src/routing/route-store.js';
 import { ShadowStatsTable } from '../../src/routing/shadow-stats.js';
-import { waitFor } from '../helpers/conditions.js';
+import { rejection, waitFor } from '../helpers/conditions.js';
 import { tempDir } from '../helpers/repository.js';
 
 const route = (raw: unknown): RouteSpec => parseRouteSpec(raw, () => undefined);
@@ -61,6 +61,23 @@ describe('an error burst', () => {
     expect(done.intervals.map((i) => [i.verdict, i.early])).toEqual([['fail', true]]);
     expect(done.intervals[0]!.canary.errors).toBe(23);
     expect(store.get('r')!.spec.targets).toEqual(primaryOnly.targets);
+    await controller.stop();
+  });
+});
+
+describe('steps', () => {
+  it('that start at 100% are refused unless the target is judged on its shadow first', async () => {
+    const { controller, store } = controllerIn(tempDir('rollout-steps'), {
+      r: primaryOnly,
+      s: route({ targets: [{ model: 'm', version: '1', weight: 100 }], shadows: [{ model: 'm', version: '2', percent: 100 }] }),
+    });
+    const error = await rejection<Error & { code: string }>(controller.start('r', { target: { model: 'm', version: '2' }, steps: [100] }, 'ops'));
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    expect(error.message).toMatch(/steps \[100\] give m\/2 all the traffic before any interval is judged/);
+    expect(controller.get('r')).toBeUndefined();
+    expect(store.get('r')!.spec.targets).toEqual(primaryOnly.targets);
+    const shadowed = await controller.start('s', { target: { model: 'm', version: '2' }, steps: [100], interval_seconds: 3600 }, 'ops');
+    expect([shadowed.step, shadowed.weight]).toEqual([0, 0]);
     await controller.stop();
   });
 });
