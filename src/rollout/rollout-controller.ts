@@ -26,7 +26,7 @@ import { judgeInterval, type ShadowFigures } from './judge.js';
 import type { RolloutMetrics } from './rollout-metrics.js';
 import { INTERVALS_KEPT, isFinished, readRolloutsFile, writeRolloutsFile, type IntervalRecord, type RolloutRecord, type RolloutState } from './rollout-record.js';
 import { parseRolloutSpec, type RolloutSpec } from './rollout-spec.js';
-import { othersWeight, shadowsTarget, specWithWeight, type VersionRef } from './rollout-weights.js';
+import { othersWeight, shadowsTarget, specWithWeight, weightOfTarget, type VersionRef } from './rollout-weights.js';
 
 export interface RolloutDependencies {
   store: RouteStore;
@@ -120,7 +120,19 @@ export class RolloutController {
     );
     for (const record of records.values()) this.live.set(record.route, new LiveRollout(record, this.random));
     await this.serial(async () => {
-      for (const live of this.live.values()) await this.resumeAfterRestart(live);
+      for (const live of this.live.values()) {
+        try {
+          await this.resumeAfterRestart(live);
+        } catch (error) {
+          // A rollout that cannot go on (a hand-edited file, a route that lost its primary) waits
+          // for a person; it never keeps the server from starting.
+          const why = error instanceof Error ? error.message : String(error);
+          this.deps.log.error({ route: live.record.route, err: error }, 'rollout could not be resumed after a restart');
+          clearTimeout(live.timer);
+          if (!isFinished(live.record.state)) this.update(live, { state: 'paused', reason: `paused: it could not be resumed after a restart: ${why}` });
+          await this.save().catch(() => undefined);
+        }
+      }
     });
   }
 
@@ -213,6 +225,16 @@ export class RolloutController {
     return this.serial(async () => {
       const live = this.active(route, 'abort');
       clearTimeout(live.timer);
+      const { baseline, spec } = live.record;
+      const current = this.deps.store.get(route);
+      if (!current || !current.spec.targets.some((t) => t.model === baseline.model && t.version === baseline.version)) {
+        // Nothing to give the weight back to: the rollout ends, and the route stays as it is.
+        const reason = `aborted by ${token}; the route no longer has its primary ${targetId(baseline)} and is left as it is`;
+        this.update(live, { state: 'aborted', weight: current ? weightOfTarget(current.spec, spec.target) : 0, reason, applied: true, route_revision: current?.revision ?? live.record.route_revision });
+        await this.save();
+        if (current) await this.deps.store.note(route, `rollout:${token}`, `rollout of ${targetId(spec.target)} ${reason}`);
+        return view(live);
+      }
       this.update(live, { state: 'aborted', weight: 0, reason: `aborted by ${token}` });
       await this.apply(live, `rollout of ${targetId(live.record.spec.target)} aborted by ${token}: its weight back to 0`, token);
       return view(live);

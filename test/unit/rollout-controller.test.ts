@@ -2,10 +2,13 @@
  * The rollout controller on its own, with a real RouteStore and state directory: outcomes are
  * fed through `onOutcome` as the serving core would, so that every race is played in a fixed order.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/modelgen/weights.js';
 import { RolloutController } from '../../src/rollout/rollout-controller.js';
+import { ROLLOUTS_FILE } from '../../src/rollout/rollout-record.js';
 import { parseRouteSpec, type RouteSpec } from '../../src/routing/route.js';
 import { RouteStore } from '../../src/routing/route-store.js';
 import { ShadowStatsTable } from '../../src/routing/shadow-stats.js';
@@ -78,6 +81,40 @@ describe('steps', () => {
     expect(store.get('r')!.spec.targets).toEqual(primaryOnly.targets);
     const shadowed = await controller.start('s', { target: { model: 'm', version: '2' }, steps: [100], interval_seconds: 3600 }, 'ops');
     expect([shadowed.step, shadowed.weight]).toEqual([0, 0]);
+    await controller.stop();
+  });
+});
+
+describe('a saved rollout that cannot be resumed', () => {
+  /** rollouts.json as a server saved it for route r at 95/5, then edited to name a primary the route does not have. */
+  async function editedState(edit: (record: Record<string, unknown>) => void): Promise<string> {
+    const dir = tempDir('rollout-edited');
+    const first = controllerIn(dir);
+    await first.controller.start('r', { target: { model: 'm', version: '2' }, interval_seconds: 3600 }, 'ops');
+    await first.controller.stop();
+    const file = path.join(dir, ROLLOUTS_FILE);
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { rollouts: Record<string, Record<string, unknown>> };
+    edit(saved.rollouts['r']!);
+    writeFileSync(file, JSON.stringify(saved));
+    return dir;
+  }
+
+  it('does not stop the server from starting: it is paused with the reason, and abort ends it', async () => {
+    const dir = await editedState((record) => {
+      record['baseline'] = { model: 'm', version: '7' };
+      record['applied'] = false;
+    });
+    const { controller, store } = controllerIn(dir, {});
+    await controller.load();
+    const view = controller.get('r')!;
+    expect(view.state).toBe('paused');
+    expect(view.reason).toMatch(/could not be resumed after a restart: the route no longer has the rollout's primary m\/7/);
+    expect(store.get('r')!.spec.targets).toEqual([{ model: 'm', version: '1', weight: 95 }, { model: 'm', version: '2', weight: 5 }]);
+    // Its primary is gone: abort ends it and leaves the route as it is.
+    const aborted = await controller.abort('r', 'ops');
+    expect(aborted.state).toBe('aborted');
+    expect(aborted.reason).toMatch(/aborted by ops; the route no longer has its primary m\/7 and is left as it is/);
+    expect(store.get('r')!.spec.targets).toEqual([{ model: 'm', version: '1', weight: 95 }, { model: 'm', version: '2', weight: 5 }]);
     await controller.stop();
   });
 });
