@@ -136,10 +136,14 @@ export class RolloutController {
     });
   }
 
-  /** Timers stop; the saved state stays as it is, for the next start to resume. */
-  stop(): void {
+  /**
+   * Timers stop and no decision starts; resolves once the one under way, if any, has been
+   * applied and saved. The saved state stays as it is, for the next start to resume.
+   */
+  stop(): Promise<void> {
     this.stopped = true;
     for (const live of this.live.values()) clearTimeout(live.timer);
+    return this.chain.then(() => this.saving).then(() => undefined);
   }
 
   get(route: string): RolloutView | undefined {
@@ -350,14 +354,14 @@ export class RolloutController {
     this.deps.log.info({ route: record.route, interval: interval.index, step: record.step, weight: record.weight, verdict: judgement.verdict, reasons: judgement.reasons, early }, 'rollout interval judged');
     void this.serial(() => this.decide(live, interval)).catch((error: unknown) => {
       this.deps.log.error({ route: record.route, err: error }, 'rollout decision failed; the rollout is paused');
-      if (live.record.state === 'progressing') void this.serial(() => this.pauseNow(live, `paused: a decision could not be applied (${error instanceof Error ? error.message : String(error)})`, 'rollout'));
+      if (live.record.state === 'progressing' && !this.stopped) void this.serial(() => this.pauseNow(live, `paused: a decision could not be applied (${error instanceof Error ? error.message : String(error)})`, 'rollout'));
     });
   }
 
   private async decide(live: LiveRollout, interval: IntervalRecord): Promise<void> {
     const { record } = live;
-    // An API call or a change by hand came first.
-    if (record.state !== 'progressing' || this.live.get(record.route) !== live) return;
+    // An API call or a change by hand came first, or the server is stopping (a restart judges afresh).
+    if (this.stopped || record.state !== 'progressing' || this.live.get(record.route) !== live) return;
     const target = targetId(record.spec.target);
     const figures = summary(interval);
     const token = `rollout:${record.started_by}`;

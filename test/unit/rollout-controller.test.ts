@@ -118,3 +118,17 @@ describe('a saved rollout that cannot be resumed', () => {
     await controller.stop();
   });
 });
+
+describe('stop', () => {
+  it('resolves once a decision under way has been applied and saved', async () => {
+    const { controller, store } = controllerIn(tempDir('rollout-stop'));
+    await controller.start('r', { target: { model: 'm', version: '2' }, interval_seconds: 3600, gates: { min_requests: 10, max_p99_ratio: null }, failure_limit: 1 }, 'ops');
+    canary(controller, 'internal', 10);
+    // The burst has been judged and its rollback is being written.
+    await turn();
+    expect(controller.get('r')!.state).toBe('rolled_back');
+    await controller.stop();
+    expect(controller.get('r')!.applied).toBe(true);
+    expect(store.get('r')!.spec.targets).toEqual(primaryOnly.targets);
+  });
+});
