@@ -80,16 +80,32 @@ describe('the admin API of rollouts', () => {
       ['checked', { target: { model: 'scorer', version: '2' }, gates: { min_requests: 0 } }, 400, /gates.min_requests/],
       ['checked', { target: { model: 'scorer', version: '2' }, interval_seconds: 'soon' }, 400, /interval_seconds/],
       ['nowhere', { target: { model: 'scorer', version: '2' } }, 404, /no route nowhere/],
+      // Hostile bodies: prototype keys (own properties once parsed), unknown fields, absurd numbers and sizes.
+      ['checked', JSON.parse('{"__proto__": {"failure_limit": 1}, "target": {"model": "scorer", "version": "2"}}'), 400, /Unrecognized key: "__proto__"/],
+      ['checked', JSON.parse('{"target": {"model": "scorer", "version": "2"}, "gates": {"constructor": 1}}'), 400, /gates: Unrecognized key: "constructor"/],
+      ['checked', { target: { model: 'scorer', version: '2', weight: 5 } }, 400, /target: Unrecognized key: "weight"/],
+      ['checked', { target: { model: 'scorer', version: '2' }, interval_seconds: -1, failure_limit: 1.5 }, 400, /interval_seconds: .*failure_limit/],
+      ['checked', { target: { model: 'scorer', version: '2' }, gates: { max_error_rate: 2, max_p99_ratio: 0 } }, 400, /gates.max_error_rate: .*gates.max_p99_ratio/],
+      ['checked', { target: { model: 'scorer', version: 1e20 } }, 400, /target.version/],
+      ['checked', { target: { model: 'scorer', version: '2' }, steps: Array.from({ length: 100_000 }, (_, i) => i) }, 400, /steps: Too big/],
+      ['checked', { target: { model: 'scorer', version: '2' }, steps: [100] }, 400, /before any interval is judged/],
+      ['checked', 'scorer/2', 400, /expected object/],
     ];
     for (const [name, spec, code, message] of refusals) {
       const answer = await put(name, spec);
       expect(answer.status, JSON.stringify(spec)).toBe(code);
       expect(answer.json()['error']).toMatch(message);
     }
+    const adminPort = server.logs.find((l) => l['msg'] === 'serving')!['adminPort'] as number;
+    const raw = (path: string, text: string) =>
+      fetch(`http://127.0.0.1:${adminPort}${path}`, { method: 'PUT', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, body: text });
+    const malformed = await raw('/admin/routes/checked/rollout', '{"target": {"model": "scorer", "version": "2"}');
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { error: string }).error).toBe('body is not valid JSON');
+    expect((await raw('/admin/routes/..%2Fchecked/rollout', '{}')).status).toBe(400);
     expect((await admin('GET', '/admin/routes/checked/rollout')).status).toBe(404);
     expect(await targets('checked')).toEqual(primaryOnly.targets);
     // Without the token, nothing is told or started.
-    const adminPort = server.logs.find((l) => l['msg'] === 'serving')!['adminPort'] as number;
     const anonymous = await fetch(`http://127.0.0.1:${adminPort}/admin/routes/checked/rollout`, {
       method: 'PUT',
       body: JSON.stringify({ target: { model: 'scorer', version: '2' } }),
