@@ -125,13 +125,13 @@ describe('a healthy version', () => {
     await route('healthy');
     const traffic = load('healthy');
     try {
-      // The p99 gate is off here. At 5% the canary's p99 comes from about a hundred samples, i.e. it
-      // is their second largest: on a loaded 2-core machine one scheduling stall of a few hundred ms
-      // that lands on a canary request puts it at 2 to 8 times the primary's, whose p99 from
-      // thousands of samples does not move: with the gate at 2 this test failed 3 of 7 runs here. The p99 gate is
-      // tested where it must fail (a version ten times slower) and in the judge's unit tests.
+      // The p99 gate is off here. At 5% the canary's p99 comes from a hundred samples or fewer,
+      // i.e. one of their two largest: on a loaded 2-core machine one scheduling stall that lands
+      // on a canary request puts it at 2 to 8 times the primary's, whose p99 from thousands of
+      // samples does not move (with the gate at 2 this test failed 3 of 7 runs here). The p99
+      // gate is tested where it must fail (ten times slower) and in the judge's unit tests.
       // Thin traffic only makes intervals inconclusive (they carry over).
-      await rollout('healthy', { target: { model: 'scorer', version: '2' }, interval_seconds: 1, gates: { min_requests: 100, max_p99_ratio: null }, inconclusive_limit: 30 });
+      await rollout('healthy', { target: { model: 'scorer', version: '2' }, interval_seconds: 1, gates: { min_requests: 50, max_p99_ratio: null }, inconclusive_limit: 30 });
       await reachState('healthy', 'promoted');
     } finally {
       await traffic.stop();
@@ -141,7 +141,7 @@ describe('a healthy version', () => {
     expect(passes.map((i) => i.weight)).toEqual([5, 25, 50]);
     const fails = done.intervals.filter((i) => i.verdict === 'fail');
     expect(fails.map((i) => i.reasons), 'no interval failed').toEqual([]);
-    for (const pass of passes) expect(pass.canary.requests).toBeGreaterThanOrEqual(100);
+    for (const pass of passes) expect(pass.canary.requests).toBeGreaterThanOrEqual(50);
     expect(done.weight).toBe(100);
     expect(await targets('healthy')).toEqual([{ model: 'scorer', version: '2', weight: 100 }]);
     expect(traffic.answered()).toBe(traffic.answeredWith(200));
