@@ -167,7 +167,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // Readiness fails at once while serving goes on: load balancers stop sending before the listeners close.
     service.draining = true;
     // No rollout decision is taken while draining: the saved state resumes on the next start.
-    rollouts.stop();
+    const rolloutsStopped = rollouts.stop();
     // No loads or unloads start once shutdown has begun.
     poller?.stop();
     registry.refuseChanges();
@@ -189,6 +189,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       log.error('drain timeout: cutting off HTTP bodies still arriving or answers still being sent');
     }
     await grpcClosed;
+    // A decision that was being applied when shutdown began is on disk before the process ends.
+    await rolloutsStopped;
     // A worker stopped inside ONNX Runtime's native run takes the process down with it
     // (the binding throws during thread teardown): running batches end first.
     const hardDeadline = performance.now() + 60_000;
