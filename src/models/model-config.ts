@@ -59,8 +59,9 @@ export const MAX_DEFAULT_INSTANCES = 4;
  * (it is the bottleneck on small models): as up to MAX_DEFAULT_INSTANCES instances of
  * one intra-op thread each, then more threads per instance, never more threads than
  * those cores (2 cores: 1 × 1; 4: 3 × 1; 9: 4 × 2; 16: 4 × 3). Separate sessions come
- * first because the threads of one session wait on each other at every operator of a
- * small batch, while separate sessions each run a batch through. On CUDA, one instance
+ * first: one session's threads share a batch and wait on each other at every operator,
+ * while separate sessions overlap whole batches. A model that measures otherwise sets its
+ * own (the bundled heavy_mlp runs 1 × 2 on 2 cores). On CUDA, one instance
  * of one thread: the GPU does the work, and each further session holds its own GPU
  * memory arena.
  */
