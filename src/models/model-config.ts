@@ -55,21 +55,24 @@ export const MAX_DEFAULT_INSTANCES = 4;
 /**
  * Instances and intra-op threads for a model whose config leaves them out, from the
  * cores Node may use (os.availableParallelism(): the CPU affinity mask, not a cgroup
- * quota). On CPU, one ONNX Runtime thread per core: up to MAX_DEFAULT_INSTANCES
- * instances with one thread each, and the cores beyond shared out as intra-op
- * threads (2 cores: 2 × 1; 8 cores: 4 × 2). Separate sessions beat one session's
- * threads on small batches, whose threads mostly wait on each other (heavy_mlp on
- * 2 cores: 2 × 1 runs a row in 88–90 µs of ONNX Runtime time, 1 × 2 in 116 µs).
- * On CUDA, one instance with one thread: the GPU does the work, and each further
- * session holds its own GPU memory arena.
+ * quota). On CPU, ONNX Runtime gets every core but one, which stays the I/O thread's
+ * (it is the bottleneck on small models): as up to MAX_DEFAULT_INSTANCES instances of
+ * one intra-op thread each, then more threads per instance, never more threads than
+ * those cores (2 cores: 1 × 1; 4: 3 × 1; 9: 4 × 2; 16: 4 × 3). Separate sessions come
+ * first: one session's threads share a batch and wait on each other at every operator,
+ * while separate sessions overlap whole batches. A model that measures otherwise sets its
+ * own (the bundled heavy_mlp runs 1 × 2 on 2 cores). On CUDA, one instance
+ * of one thread: the GPU does the work, and each further session holds its own GPU
+ * memory arena.
  */
 export function runtimeDefaults(
   providers: readonly ExecutionProvider[],
   cores: number = availableParallelism(),
 ): { instances: number; intraOpThreads: number } {
   if (providers[0] === 'cuda') return { instances: 1, intraOpThreads: 1 };
-  const instances = Math.max(1, Math.min(cores, MAX_DEFAULT_INSTANCES));
-  return { instances, intraOpThreads: Math.max(1, Math.floor(cores / instances)) };
+  const runtimeThreads = Math.max(1, cores - 1);
+  const instances = Math.min(runtimeThreads, MAX_DEFAULT_INSTANCES);
+  return { instances, intraOpThreads: Math.max(1, Math.floor(runtimeThreads / instances)) };
 }
 
 /** Each batcher decision looks at every level of every signature waiting: levels are few, never thousands. */

@@ -2,8 +2,8 @@
  * Everything that crosses between the main thread and a model's worker threads.
  * Both sides import this file (types and the flat batch encoding); the pool imports nothing of the worker.
  */
-import type { Datatype, OrtType, TensorData } from '../tensor/datatypes.js';
 import type { MessagePort } from 'node:worker_threads';
+import type { Datatype, OrtType, TensorData } from '../tensor/datatypes.js';
 import type { ExecutionProvider } from '../models/model-config.js';
 
 /** Given to every worker of one model version at start (piscina's workerData). */

@@ -124,7 +124,7 @@ export class ModelPool {
   private readonly waiting = new Set<(error: Error) => void>();
   /** Why the last thread went: a load still waiting hears it. */
   private lastExit: string | undefined;
-  /** Threads whose exit is watched: those there at the start, and replacements once they report. */
+  /** Threads whose exit is watched: those there at the start, and each replacement. */
   private readonly watched = new Set<number>();
 
   constructor(
@@ -167,7 +167,6 @@ export class ModelPool {
       if (this.closing || !thread) {
         report.port.close();
       } else {
-        // A replacement's exit is watched from here: piscina tells of its thread only once it is ready.
         this.watchExit(thread);
         this.connect(new Connection(report.threadId, report.port));
       }
@@ -256,7 +255,10 @@ export class ModelPool {
       if (this.closing) return;
       // A thread that dies before it reported ready fails a load still waiting for it.
       const reason = this.lastExit ?? 'a worker thread exited while loading the model';
+      this.lastExit = undefined;
       for (const listener of this.listeners) listener({ kind: 'failed', threadId: -1, reason });
+      // The replacement piscina has just started: its exit code is heard even if it dies loading.
+      for (const thread of this.pool.threads) this.watchExit(thread);
       if (this.pool.threads.length > 0) {
         log?.error({ workerExits: this.counters.workerExits }, 'worker thread exited; its batch failed and a replacement is loading the model');
         return;

@@ -4,8 +4,7 @@
  * why it runs here and never on the main thread.
  */
 import { performance } from 'node:perf_hooks';
-import type { MessagePort } from 'node:worker_threads';
-import { MessageChannel, parentPort, threadId, workerData } from 'node:worker_threads';
+import { MessageChannel, parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import type { ExecutionProvider } from '../models/model-config.js';
 import {

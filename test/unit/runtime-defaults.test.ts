@@ -5,14 +5,15 @@ import { resolveModelSpec } from '../../src/models/model-spec.js';
 import type { DescribeResult } from '../../src/runtime/messages.js';
 
 describe('runtimeDefaults', () => {
-  it('gives each core one ONNX Runtime thread: up to 4 instances of one thread, then more threads per instance', () => {
+  it('gives ONNX Runtime every core but the one of the I/O thread: up to 4 instances of one thread, then more threads per instance', () => {
     const on = (cores: number) => runtimeDefaults(['cpu'], cores);
     expect(on(1)).toEqual({ instances: 1, intraOpThreads: 1 });
-    expect(on(2)).toEqual({ instances: 2, intraOpThreads: 1 });
-    expect(on(4)).toEqual({ instances: 4, intraOpThreads: 1 });
-    expect(on(6)).toEqual({ instances: 4, intraOpThreads: 1 });
-    expect(on(8)).toEqual({ instances: 4, intraOpThreads: 2 });
-    expect(on(64)).toEqual({ instances: 4, intraOpThreads: 16 });
+    expect(on(2)).toEqual({ instances: 1, intraOpThreads: 1 });
+    expect(on(3)).toEqual({ instances: 2, intraOpThreads: 1 });
+    expect(on(4)).toEqual({ instances: 3, intraOpThreads: 1 });
+    expect(on(8)).toEqual({ instances: 4, intraOpThreads: 1 });
+    expect(on(9)).toEqual({ instances: 4, intraOpThreads: 2 });
+    expect(on(64)).toEqual({ instances: 4, intraOpThreads: 15 });
   });
 
   it('keeps one instance of one thread on CUDA, whatever the cores', () => {
