@@ -287,7 +287,7 @@ class InputFields {
   name = '';
   datatype = '';
   /** The first MAX_RANK dimensions. */
-  readonly shape: number[] = [];
+  shape: number[] = [];
   rank = 0;
   /** The first dimension that is negative or past 2^53 - 1, and its bits; -1 if none. */
   badDim = -1;
@@ -296,6 +296,20 @@ class InputFields {
   parameters: number[] | undefined = undefined;
   contentsStart = -1;
   contentsEnd = -1;
+
+  reset(): this {
+    this.name = '';
+    this.datatype = '';
+    this.shape = [];
+    this.rank = 0;
+    this.badDim = -1;
+    this.badLow = 0;
+    this.badHigh = 0;
+    this.parameters = undefined;
+    this.contentsStart = -1;
+    this.contentsEnd = -1;
+    return this;
+  }
 
   dimension(low: number, high: number): void {
     // Past 2^53 - 1 (or negative) exactly when the high word is over 21 bits.
@@ -312,8 +326,11 @@ class InputFields {
   }
 }
 
+/** Reused for every input: decoding is synchronous, and only the shape outlives it. */
+const scratch = new InputFields();
+
 function readInput(r: WireReader, start: number, end: number): InputFields {
-  const fields = new InputFields();
+  const fields = scratch.reset();
   r.pos = start;
   r.len = end;
   while (r.pos < end) {
@@ -356,21 +373,16 @@ function readInput(r: WireReader, start: number, end: number): InputFields {
 }
 
 function decodeInput(r: WireReader, start: number, end: number, index: number, raw: Buffer | undefined, maxElements: number): InputTensor {
-  const fields = readInput(r, start, end);
-  if (!fields.name) throw invalidArgument(`inputs[${index}].name must not be empty`);
-  const what = `input ${fields.name}`;
-  const info = lookupDatatype(fields.datatype);
-  if (!info) throw invalidArgument(`${what}: unknown datatype ${JSON.stringify(fields.datatype.slice(0, 32))}`);
-  if (fields.badDim >= 0) {
-    throw invalidArgument(`${what}: shape[${fields.badDim}] must be a non-negative integer, got ${signedDecimal(fields.badLow, fields.badHigh)}`);
-  }
-  if (fields.rank > MAX_RANK) throw invalidArgument(`${what}: shape has ${fields.rank} dimensions, more than ${MAX_RANK}`);
-  const shape = fields.shape;
+  const { name, datatype, shape, rank, badDim, badLow, badHigh, parameters, contentsStart, contentsEnd } = readInput(r, start, end);
+  if (!name) throw invalidArgument(`inputs[${index}].name must not be empty`);
+  const what = `input ${name}`;
+  const info = lookupDatatype(datatype);
+  if (!info) throw invalidArgument(`${what}: unknown datatype ${JSON.stringify(datatype.slice(0, 32))}`);
+  if (badDim >= 0) throw invalidArgument(`${what}: shape[${badDim}] must be a non-negative integer, got ${signedDecimal(badLow, badHigh)}`);
+  if (rank > MAX_RANK) throw invalidArgument(`${what}: shape has ${rank} dimensions, more than ${MAX_RANK}`);
   const count = checkedElementCount(shape, what, maxElements);
-  const data = raw !== undefined
-    ? decodeRawTensor(info, raw, count, shape, what)
-    : fromContents(r, info, fields.contentsStart, fields.contentsEnd, shape, count, what);
-  return { name: fields.name, datatype: info.name, shape, data, parameters: toParameters(r, fields.parameters) };
+  const data = raw !== undefined ? decodeRawTensor(info, raw, count, shape, what) : fromContents(r, info, contentsStart, contentsEnd, shape, count, what);
+  return { name, datatype: info.name, shape, data, parameters: toParameters(r, parameters) };
 }
 
 function requestedOutputs(r: WireReader, ranges: readonly number[]): RequestedOutput[] {
@@ -412,7 +424,7 @@ export function toInferRequest(message: ModelInferMessage, context: GrpcCallCont
   if (raw !== undefined && raw.length !== inputCount) {
     throw invalidArgument(`raw_input_contents has ${raw.length} entries for ${inputCount} inputs; use raw contents for all inputs or for none`);
   }
-  const r = new WireReader(message.bytes);
+  const r = message.reader;
   const outputs = message.outputs === undefined ? undefined : requestedOutputs(r, message.outputs);
   const parameters = toParameters(r, message.parameters);
   const maxElements = Math.max(context.messageBytes, 1);

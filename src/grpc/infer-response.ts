@@ -1,11 +1,13 @@
 /**
  * The internal InferResponse written straight into ModelInferResponse wire bytes with
- * protobufjs's Writer, into one buffer sized up front: no plain object, no protobufjs
- * message, one copy of each output. Outputs go back in raw_output_contents, which is
- * what tritonclient expects. Field numbers are those of protos/grpc_service.proto.
+ * protobufjs's Writer, into one buffer sized up front for the longest encoding: no
+ * plain object, no protobufjs message, one copy of each output. Outputs go back in
+ * raw_output_contents, which is what tritonclient expects. Field numbers are those
+ * of protos/grpc_service.proto.
  */
 import protobuf from 'protobufjs/minimal.js';
 import { encodeBytesElements } from '../tensor/bytes-elements.js';
+import type { TensorData } from '../tensor/datatypes.js';
 import type { InferResponse } from '../types.js';
 
 const MODEL_NAME = (1 << 3) | 2;
@@ -25,28 +27,35 @@ const FIELD_HEAD = 6;
 const textBound = (text: string): number => FIELD_HEAD + 3 * text.length;
 
 /** Each output's bytes as they go on the wire: numeric tensors viewed, BYTES encoded. */
-function rawOutputs(response: InferResponse): Uint8Array[] {
-  return response.outputs.map((o) =>
-    Array.isArray(o.data) ? encodeBytesElements(o.data) : new Uint8Array(o.data.buffer, o.data.byteOffset, o.data.byteLength),
-  );
-}
+const wireBytes = (data: TensorData): Uint8Array =>
+  Array.isArray(data) ? encodeBytesElements(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+
+/**
+ * One Writer for every response (encoding is synchronous): each response gets a buffer of
+ * its own, and the Writer lets go of it once written.
+ */
+const writer = protobuf.Writer.create();
+const NO_BUFFER = Buffer.alloc(0);
 
 /** Writes the response from `headroom` on, into a buffer the size of its largest encoding. */
 function write(response: InferResponse, headroom: number): protobuf.Writer {
-  const raws = rawOutputs(response);
+  const outputs = response.outputs;
+  const raws: Uint8Array[] = [];
   let bound = headroom + textBound(response.modelName) + textBound(response.modelVersion) + textBound(response.id ?? '');
-  for (let i = 0; i < response.outputs.length; i++) {
-    const output = response.outputs[i]!;
+  for (const output of outputs) {
+    const raw = wireBytes(output.data);
+    raws.push(raw);
     bound += 2 * FIELD_HEAD + textBound(output.name) + textBound(output.datatype) + FIELD_HEAD + 10 * output.shape.length;
-    bound += FIELD_HEAD + raws[i]!.byteLength;
+    bound += FIELD_HEAD + raw.byteLength;
   }
-  const w = protobuf.Writer.create();
+  const w = writer;
   w.buf = Buffer.allocUnsafe(bound);
   w.pos = headroom;
+  if (w.states) w.states.length = 0;
   w.uint32(MODEL_NAME).string(response.modelName);
   if (response.modelVersion) w.uint32(MODEL_VERSION).string(response.modelVersion);
   if (response.id) w.uint32(ID).string(response.id);
-  for (const output of response.outputs) {
+  for (const output of outputs) {
     w.uint32(OUTPUTS).fork();
     w.uint32(OUTPUT_NAME).string(output.name);
     w.uint32(OUTPUT_DATATYPE).string(output.datatype);
@@ -65,9 +74,17 @@ function write(response: InferResponse, headroom: number): protobuf.Writer {
   return w;
 }
 
+/** The written bytes from `start`, and the Writer let go of them. */
+function take(start: number): Buffer {
+  const bytes = (writer.buf as Buffer).subarray(start, writer.pos);
+  writer.buf = NO_BUFFER;
+  return bytes;
+}
+
 /** A ModelInferResponse message. */
 export function encodeInferResponse(response: InferResponse): Buffer {
-  return write(response, 0).finish(true) as Buffer;
+  write(response, 0);
+  return take(0);
 }
 
 /** Bytes of a varint. */
@@ -81,7 +98,7 @@ export function encodeStreamInferResponse(response: InferResponse): Buffer {
   const w = write(response, FIELD_HEAD);
   const length = w.pos - FIELD_HEAD;
   const start = FIELD_HEAD - 1 - varintSize(length);
-  const buf = w.buf as Buffer;
+  const buf = w.buf;
   buf[start] = STREAM_INFER_RESPONSE;
   let at = start + 1;
   let rest = length;
@@ -90,7 +107,7 @@ export function encodeStreamInferResponse(response: InferResponse): Buffer {
     rest >>>= 7;
   }
   buf[at] = rest;
-  return buf.subarray(start, w.pos);
+  return take(start);
 }
 
 /** A ModelStreamInferResponse for a refused request: the error, and a response holding only the request's id. */

@@ -12,6 +12,8 @@
 import { LENGTH_DELIMITED, FIXED32, FIXED64, VARINT, WireReader, malformed, wrongWireType } from './wire.js';
 
 export class ModelInferMessage {
+  /** The reader of the message's bytes, for the ranges below (infer-request.ts reads them with it). */
+  readonly reader: WireReader;
   modelName = '';
   modelVersion = '';
   id = '';
@@ -24,7 +26,9 @@ export class ModelInferMessage {
   /** raw_input_contents, as views of the message. */
   raw: Buffer[] | undefined = undefined;
 
-  constructor(readonly bytes: Buffer) {}
+  constructor(readonly bytes: Buffer) {
+    this.reader = new WireReader(bytes);
+  }
 }
 
 /** How a field is encoded: a length-delimited payload (string, bytes), a nested message, or a scalar. */
@@ -116,8 +120,8 @@ export const PATHS = {
  * checked later, by toInferRequest.
  */
 export function readModelInferRequest(bytes: Buffer): ModelInferMessage {
-  const r = new WireReader(bytes);
   const message = new ModelInferMessage(bytes);
+  const r = message.reader;
   while (r.pos < r.len) {
     const at = r.pos;
     const tag = r.fieldTag(REQUEST.path);

@@ -129,17 +129,20 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
   };
 
   /**
-   * Admits a read message and decodes its tensors: unknown, unready and overloaded models are
-   * refused before the tensors are decoded, as over REST (admit counts these). The same path
-   * for unary and streaming calls; the caller releases `reservation` if it throws.
+   * Admits a read message: unknown, unready and overloaded models are refused before the
+   * tensors are decoded, as over REST (admit counts these).
    */
-  const prepare = (
+  const admit = (message: ModelInferMessage, routingKey: string | undefined): Admission =>
+    inference.admit(message.modelName, message.modelVersion || undefined, routingKey, 'grpc');
+
+  /** The request an admitted message holds, its tensors decoded; the caller releases `reservation` if it throws. */
+  const decode = (
     message: ModelInferMessage,
     call: ServerUnaryCall<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
+    routingKey: string | undefined,
+    admission: Admission,
     reservation: Reservation,
-  ): { request: InferRequest; admission: Admission } => {
-    const routingKey = firstValue(call.metadata, 'x-routing-key');
-    const admission = inference.admit(message.modelName, message.modelVersion || undefined, routingKey, 'grpc');
+  ): InferRequest => {
     let request;
     try {
       request = toInferRequest(message, {
@@ -154,7 +157,7 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     }
     // A queued call holds its message and the tensors decoded out of it (raw contents are views of it).
     reservation.set(message.bytes.length + decodedTensorBytes(request.inputs, message.bytes));
-    return { request, admission };
+    return request;
   };
 
   const unary =
@@ -190,9 +193,13 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     ...repositoryMethods(inference, new RepositoryControl(inference, options.adminTokens, log)),
     ModelInfer: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
       const reservation = options.budget.reserve();
-      let prepared;
+      let admission;
+      let request;
       try {
-        prepared = prepare(readMessage(call.request, reservation), call, reservation);
+        const message = readMessage(call.request, reservation);
+        const routingKey = firstValue(call.metadata, 'x-routing-key');
+        admission = admit(message, routingKey);
+        request = decode(message, call, routingKey, admission, reservation);
       } catch (error) {
         reservation.release();
         logUnexpected(error);
@@ -200,14 +207,14 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
         return;
       }
       const cancellation = new Cancellation();
-      prepared.request.cancellation = cancellation;
+      request.cancellation = cancellation;
       call.on('cancelled', () => cancellation.cancel());
       const fail = (error: unknown): void => {
         reservation.release();
         logUnexpected(error);
         callback(toStatus(error));
       };
-      inference.infer(prepared.request, prepared.admission).then((response) => {
+      inference.infer(request, admission).then((response) => {
         let encoded;
         try {
           encoded = encodeInferResponse(response);
@@ -266,6 +273,8 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
         for (const cancellation of inFlight) cancellation.cancel();
         for (const reservation of unwritten) reservation.release();
       });
+      // Metadata is the call's, the same for every request on it.
+      const routingKey = firstValue(call.metadata, 'x-routing-key');
       call.on('data', (bytes: Buffer) => {
         const reservation = options.budget.reserve();
         const cancellation = new Cancellation();
@@ -277,18 +286,20 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
           logUnexpected(error);
           answer(encodeStreamError(toServingError(error).message, id), reservation, cancellation);
         };
-        let prepared;
+        let admission;
+        let request;
         try {
           const message = readMessage(bytes, reservation);
           id = message.id;
-          prepared = prepare(message, call, reservation);
+          admission = admit(message, routingKey);
+          request = decode(message, call, routingKey, admission, reservation);
         } catch (error) {
           // Answered in a later tick, as every other answer: the stream's reading stays in step with flow().
           queueMicrotask(() => fail(error));
           return;
         }
-        prepared.request.cancellation = cancellation;
-        inference.infer(prepared.request, prepared.admission).then((response) => {
+        request.cancellation = cancellation;
+        inference.infer(request, admission).then((response) => {
           let reply;
           try {
             reply = encodeStreamInferResponse(response);
