@@ -37,7 +37,7 @@ class ParameterProblem {
 function parameterValue(r: WireReader, name: string, start: number, end: number): ParameterValue | ParameterProblem {
   r.pos = start;
   r.len = end;
-  let value: ParameterValue | ParameterProblem = new ParameterProblem(`parameter ${name} has no value`);
+  let value: ParameterValue | ParameterProblem | undefined;
   while (r.pos < end) {
     const at = r.pos;
     const tag = r.fieldTag(PATHS.parameterEntry);
@@ -69,7 +69,7 @@ function parameterValue(r: WireReader, name: string, start: number, end: number)
         r.skipUnknown(tag, PATHS.parameterEntry, at);
     }
   }
-  return value;
+  return value ?? new ParameterProblem(`parameter ${name} has no value`);
 }
 
 /** The name in the map entry at [start, end), and the range of its value in `r.pos` (start) and `r.len` (end); -1 for none. */
@@ -245,7 +245,8 @@ function fromContents(r: WireReader, info: DatatypeInfo, start: number, end: num
     }
     case 'INT64':
     case 'UINT64': {
-      // Each varint's 64 bits go into the tensor as they are: exact, with no BigInt per element.
+      // Each varint's 64 bits go into the tensor as they are (two little-endian words, as raw
+      // contents are viewed too): exact, with no BigInt per element.
       const out = new info.arrayType!(count);
       const words = new Uint32Array(out.buffer);
       eachContent(r, start, end, number, (i) => {
