@@ -1,5 +1,5 @@
 /**
- * npm run bench:grpc -- [--duration 5] [--repeat 3] [--connections 16] [--streams 32] [--brisk dist/src/cli.js] [--baseline <cli.js>]
+ * npm run bench:grpc -- [--duration 5] [--repeat 3] [--connections 16] [--streams 32] [--rate 2000] [--brisk dist/src/cli.js] [--baseline <cli.js>]
  *
  * In one run: unary ModelInfer calls from h2load (prepared gRPC frames) against
  * a bare grpc-js echo server (the floor the issue names: proto-loader decodes the
@@ -12,9 +12,12 @@
  * bytes as this server does on the tiny model. All servers run at once and the
  * targets take turns, run by run, so that a busy neighbour weighs on all alike.
  *
- * Calls/s depend on what else the cores are doing; the servers' own CPU time per
- * call (user + system from /proc, the whole process and its main thread, over each
- * measured run) much less, so both are reported.
+ * Calls/s depend on what else the cores are doing, and so, less, does a saturated
+ * server's CPU time per call (starved, it handles fewer calls per turn of its event
+ * loop). So each target also takes a run at a fixed rate below every target's
+ * capacity (--rate, calls a second in all), where the servers' CPU time per call
+ * (user + system from /proc, the whole process and its main thread) is the cost of
+ * a call at equal throughput.
  *
  * h2load sees only HTTP statuses, and a failed gRPC call is an HTTP 200 with its
  * grpc-status in the trailers. So grpc-status is counted by the server: this
@@ -37,7 +40,7 @@ import { machineInfo, reportHeading } from '../src/loadtool/machine.js';
 import { projectFile } from '../src/project-files.js';
 import { measureCeiling } from './ceiling.js';
 import { startChild, type ChildServer } from './lib/child-server.js';
-import { h2loadAvailable, runH2load, type GrpcLoadOptions } from './lib/h2load.js';
+import { h2loadAvailable, runH2load, type GrpcLoadOptions, type H2loadRun } from './lib/h2load.js';
 import type { LoadResult } from './lib/load.js';
 import { medianRun } from './lib/report.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
@@ -48,6 +51,7 @@ const { values: args } = parseArgs({
     repeat: { type: 'string', default: '3' },
     connections: { type: 'string', default: '16' },
     streams: { type: 'string', default: '32' },
+    rate: { type: 'string', default: '2000' },
     out: { type: 'string', default: projectFile('bench', 'results', 'grpc-baseline.md') },
     // Another build of this server to measure (a baseline checkout's dist/src/cli.js, say).
     brisk: { type: 'string', default: projectFile('dist', 'src', 'cli.js') },
@@ -58,6 +62,7 @@ const durationSeconds = Number(args.duration);
 const repeat = Number(args.repeat);
 const connections = Number(args.connections);
 const streams = Number(args.streams);
+const fixedRate = Number(args.rate);
 const METHOD = '/inference.GRPCInferenceService/ModelInfer';
 
 const { definition } = loadServiceDefinitions();
@@ -89,7 +94,14 @@ interface GrpcRun extends LoadResult {
   /** By the server, over the measured run; undefined where the server keeps no count (the echo server). */
   server?: StatusTally;
   /** The server's CPU time per OK call over the measured run, µs: all its threads, and its main thread; undefined without /proc. */
-  cpuMicrosPerCall?: { process: number; main: number };
+  cpuMicrosPerCall?: CpuPerCall;
+  /** The same over the run at the fixed rate that follows it. */
+  fixedRate?: { callsPerSecond: number; cpuMicrosPerCall?: CpuPerCall };
+}
+
+interface CpuPerCall {
+  process: number;
+  main: number;
 }
 
 interface Row {
@@ -187,20 +199,34 @@ interface Target {
   runs: GrpcRun[];
 }
 
-/** One measured run of a target, after a warm-up run of its own. */
-async function measure(target: Target, round: number): Promise<void> {
-  const options: GrpcLoadOptions = { host: '127.0.0.1', port: target.port, method: METHOD, message: requestMessage(target.scenario), connections, streamsPerConnection: streams, durationSeconds };
-  await runH2load({ ...options, durationSeconds: 1 });
+/** CPU time per call between two readings, µs. */
+function perCall(before: CpuPerCall | undefined, after: CpuPerCall | undefined, calls: number): CpuPerCall | undefined {
+  if (!before || !after || calls <= 0) return undefined;
+  return { process: ((after.process - before.process) * 1e6) / calls, main: ((after.main - before.main) * 1e6) / calls };
+}
+
+/** One h2load run with the server's count and CPU time around it: calls it answered, by its count where it keeps one. */
+async function counted(target: Target, options: GrpcLoadOptions): Promise<{ h2: H2loadRun; server?: StatusTally; cpu?: CpuPerCall }> {
   const before = target.tally ? await settledTally(target.tally) : undefined;
   const cpuBefore = cpuSeconds(target.pid);
   const h2 = await runH2load(options);
   const server = target.tally && before ? difference(await settledTally(target.tally), before) : undefined;
   // Once the server's count has settled, every call it counts has had all its CPU time.
   const cpuAfter = cpuSeconds(target.pid);
+  // Every call the server finished in the run, also those h2load stopped reading.
+  const finished = server ? server.ok + failedCount(server) : h2.completed;
+  const cpu = perCall(cpuBefore, cpuAfter, finished);
+  return { h2, ...(server ? { server } : {}), ...(cpu ? { cpu } : {}) };
+}
+
+/** One measured run of a target, after a warm-up run of its own, then a run at the fixed rate. */
+async function measure(target: Target, round: number): Promise<void> {
+  const options: GrpcLoadOptions = { host: '127.0.0.1', port: target.port, method: METHOD, message: requestMessage(target.scenario), connections, streamsPerConnection: streams, durationSeconds };
+  await runH2load({ ...options, durationSeconds: 1 });
+  const { h2, server, cpu } = await counted(target, options);
   // Goodput: the calls h2load had answered, less those the server says failed.
   const ok = server ? Math.max(0, h2.completed - failedCount(server)) : h2.completed;
-  // CPU per call counts every call the server finished in the run, also those h2load stopped reading.
-  const finished = server ? server.ok + failedCount(server) : h2.completed;
+  const fixed = await counted(target, { ...options, callsPerSecondPerConnection: Math.max(1, Math.round(fixedRate / connections)) });
   const run: GrpcRun = {
     connections: connections * streams,
     requests: h2.completed,
@@ -210,14 +236,16 @@ async function measure(target: Target, round: number): Promise<void> {
     latencyMs: h2.latencyMs,
     h2loadRate: h2.completed / h2.seconds,
     ...(server ? { server } : {}),
-    ...(cpuBefore && cpuAfter && finished > 0
-      ? { cpuMicrosPerCall: { process: ((cpuAfter.process - cpuBefore.process) * 1e6) / finished, main: ((cpuAfter.main - cpuBefore.main) * 1e6) / finished } }
-      : {}),
+    ...(cpu ? { cpuMicrosPerCall: cpu } : {}),
+    fixedRate: { callsPerSecond: fixed.h2.completed / fixed.h2.seconds, ...(fixed.cpu ? { cpuMicrosPerCall: fixed.cpu } : {}) },
   };
   target.runs.push(run);
   const failures = server ? `, ${failedCount(server)} failed by the server's count` : '';
-  const cpu = run.cpuMicrosPerCall ? `, ${run.cpuMicrosPerCall.process.toFixed(1)} µs CPU a call (main thread ${run.cpuMicrosPerCall.main.toFixed(1)})` : '';
-  process.stderr.write(`  ${target.name} run ${round + 1}: ${run.requestsPerSecond.toFixed(0)} OK calls/s${failures}, p99 ${run.latencyMs.p99.toFixed(2)} ms${cpu}\n`);
+  const cpuText = (c: CpuPerCall | undefined) => (c ? `${c.process.toFixed(1)} µs CPU a call (main thread ${c.main.toFixed(1)})` : 'no CPU figures');
+  process.stderr.write(
+    `  ${target.name} run ${round + 1}: ${run.requestsPerSecond.toFixed(0)} OK calls/s${failures}, p99 ${run.latencyMs.p99.toFixed(2)} ms, ${cpuText(cpu)}; ` +
+      `at ${run.fixedRate!.callsPerSecond.toFixed(0)} calls/s ${cpuText(fixed.cpu)}\n`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -262,23 +290,34 @@ async function main(): Promise<void> {
   const rows: Row[] = targets.map((t) => ({ target: t.name, runs: t.runs, median: medianRun(t.runs) }));
 
   const echoRate = rows[0]!.median.requestsPerSecond;
-  const cpuOf = (row: Row, thread: 'process' | 'main'): number | undefined => {
-    const values = row.runs.flatMap((r) => (r.cpuMicrosPerCall ? [r.cpuMicrosPerCall[thread]] : []));
-    return values.length === row.runs.length ? median(values) : undefined;
+  /** The median over a row's runs of one CPU figure; undefined if a run has none. */
+  const cpuOf = (row: Row, pick: (run: GrpcRun) => number | undefined): number | undefined => {
+    const values = row.runs.map(pick);
+    return values.every((v) => v !== undefined) ? median(values as number[]) : undefined;
   };
-  const echoCpu = cpuOf(rows[0]!, 'process');
+  const saturatedCpu = (row: Row) => [cpuOf(row, (r) => r.cpuMicrosPerCall?.process), cpuOf(row, (r) => r.cpuMicrosPerCall?.main)] as const;
+  const fixedCpu = (row: Row) => [cpuOf(row, (r) => r.fixedRate?.cpuMicrosPerCall?.process), cpuOf(row, (r) => r.fixedRate?.cpuMicrosPerCall?.main)] as const;
+  const pair = ([all, main]: readonly [number | undefined, number | undefined]): string =>
+    all !== undefined && main !== undefined ? `${fmt(all, 1)} (${fmt(main, 1)})` : '';
+  const [echoFixed] = fixedCpu(rows[0]!);
   const lines = [
-    '| target | OK calls/s (median) | runs min–max | p50 ms | p95 ms | p99 ms | failed calls (gRPC status, HTTP or reset) | × echo | server CPU µs/call (median; main thread) | × echo, by CPU | × ceiling |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| target | OK calls/s (median) | runs min–max | p50 ms | p95 ms | p99 ms | failed calls (gRPC status, HTTP or reset) | × echo | × ceiling |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((row) => {
       const m = row.median;
       const rates = row.runs.map((r) => r.requestsPerSecond);
       const vsCeiling = row.target.includes('heavy') ? fmt(m.requestsPerSecond / ceiling.rowsPerSecond, 2) : '';
-      const cpu = cpuOf(row, 'process');
-      const main = cpuOf(row, 'main');
-      const cpuCell = cpu !== undefined && main !== undefined ? `${fmt(cpu, 1)} (${fmt(main, 1)})` : '';
-      const byCpu = cpu !== undefined && echoCpu !== undefined ? fmt(echoCpu / cpu, 2) : '';
-      return `| ${row.target} | ${fmt(m.requestsPerSecond)} | ${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))} | ${fmt(m.latencyMs.p50, 2)} | ${fmt(m.latencyMs.p95, 2)} | ${fmt(m.latencyMs.p99, 2)} | ${m.non2xx + m.errors} | ${fmt(m.requestsPerSecond / echoRate, 2)} | ${cpuCell} | ${byCpu} | ${vsCeiling} |`;
+      return `| ${row.target} | ${fmt(m.requestsPerSecond)} | ${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))} | ${fmt(m.latencyMs.p50, 2)} | ${fmt(m.latencyMs.p95, 2)} | ${fmt(m.latencyMs.p99, 2)} | ${m.non2xx + m.errors} | ${fmt(m.requestsPerSecond / echoRate, 2)} | ${vsCeiling} |`;
+    }),
+    '',
+    `| target | server CPU µs/call, saturated (main thread) | at ${fmt(fixedRate)} calls/s (main thread) | runs min–max at ${fmt(fixedRate)} calls/s | × echo, by CPU at ${fmt(fixedRate)} calls/s |`,
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rows.map((row) => {
+      const fixed = fixedCpu(row);
+      const values = row.runs.flatMap((r) => (r.fixedRate?.cpuMicrosPerCall ? [r.fixedRate.cpuMicrosPerCall.process] : []));
+      const spread = values.length ? `${fmt(Math.min(...values), 1)}–${fmt(Math.max(...values), 1)}` : '';
+      const vsEcho = fixed[0] !== undefined && echoFixed !== undefined ? fmt(echoFixed / fixed[0], 2) : '';
+      return `| ${row.target} | ${pair(saturatedCpu(row))} | ${pair(fixed)} | ${spread} | ${vsEcho} |`;
     }),
   ];
   const sum = (runs: GrpcRun[], f: (r: GrpcRun) => number) => runs.reduce((a, r) => a + f(r), 0);
@@ -302,7 +341,7 @@ async function main(): Promise<void> {
     ...(args.baseline ? [`Baseline build: \`${args.baseline}\`; this build: \`${args.brisk}\`.`] : []),
     `Load average when the runs began: ${loadAtStart.map((l) => l.toFixed(2)).join(', ')}; when they ended: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}.`,
     'Calls/s counts calls that succeeded: h2load\'s calls answered with HTTP 200, less the calls the server counted as failed (a failed gRPC call is an HTTP 200 too). Latency is h2load\'s, over every call it had answered.',
-    'Server CPU is the server process\'s user + system time over each measured run (from /proc), per call it finished; "× echo, by CPU" is the proto-loader echo\'s CPU per call over the target\'s: how many calls the target serves per CPU second, relative to the echo.',
+    `Server CPU is the server process\'s user + system time (from /proc) per call it finished, over each saturated run and over a run of ${durationSeconds} s at ${fmt(fixedRate)} calls/s that follows it (h2load --rps); "× echo, by CPU" is the proto-loader echo\'s CPU per call at that rate over the target\'s: how many calls the target serves per CPU second, relative to the echo, at equal throughput.`,
     '',
     `In-process ceiling for heavy_mlp: ${fmt(ceiling.rowsPerSecond)} rows/s (batch ${ceiling.batchSize}, ${ceiling.threads} thread(s) × ${ceiling.intraOpThreads} intra-op, all threads over one window).`,
     '',
