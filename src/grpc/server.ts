@@ -171,7 +171,9 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     };
 
   const logUnexpected = (error: unknown): void => {
+    // A ServingError with a cause wraps something thrown that nobody expected.
     if (!(error instanceof ServingError)) log.error({ err: error }, 'gRPC inference failed unexpectedly');
+    else if (error.cause !== undefined) log.error({ err: error.cause }, 'gRPC inference failed unexpectedly');
   };
 
   server.addService(asBytes(inferenceService, ['ModelInfer', 'ModelStreamInfer']), {
@@ -214,26 +216,31 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
         logUnexpected(error);
         callback(toStatus(error));
       };
-      inference.infer(request, admission).then((response) => {
+      // No promise per call: the service answers through one callback.
+      inference.serve(request, admission, (error, response) => {
+        if (error) {
+          fail(error);
+          return;
+        }
         let encoded;
         try {
-          encoded = encodeInferResponse(response);
-        } catch (error) {
-          fail(error);
+          encoded = encodeInferResponse(response!);
+        } catch (encodeError) {
+          fail(encodeError);
           return;
         }
         // The answer counts instead of the request until it is handed over.
         reservation.set(encoded.length);
-        if (response.servedBy) {
+        if (response!.servedBy) {
           // The target a route chose travels in the trailers, as a response header does over REST.
           const trailers = new Metadata();
-          trailers.set('x-served-by', response.servedBy);
+          trailers.set('x-served-by', response!.servedBy);
           callback(null, encoded, trailers);
         } else {
           callback(null, encoded);
         }
         reservation.release();
-      }, fail);
+      });
     },
     ModelStreamInfer: (call: ServerDuplexStream<Buffer, Buffer>) => {
       // Each request is answered on the stream as it finishes, in any order, with its id.
