@@ -186,9 +186,11 @@ export class InferenceService {
   private dispatch(request: InferRequest, admission: Admission | undefined, shadowRole: Role | undefined, done: InferCallback): void {
     this.inFlight += 1;
     const started = performance.now();
-    const span = tracingEnabled()
-      ? startRequestSpan(request.protocol === 'grpc' ? GRPC_SPAN : REST_SPAN, request.traceparent, { 'brisk.model': request.modelName, 'brisk.protocol': request.protocol })
-      : undefined;
+    // A shadow copy is traced under the span its runner gave it, not as a request of its own.
+    const span =
+      shadowRole === undefined && tracingEnabled()
+        ? startRequestSpan(request.protocol === 'grpc' ? GRPC_SPAN : REST_SPAN, request.traceparent, { 'brisk.model': request.modelName, 'brisk.protocol': request.protocol })
+        : undefined;
     if (span) request.traceSpan = span;
     const routing = this.routing;
     const decision = admission ? admission.route : routing && shadowRole === undefined ? routing.router.decide(request.modelName, request.modelVersion, request.routingKey) : undefined;
