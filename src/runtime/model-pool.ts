@@ -196,10 +196,22 @@ export class ModelPool {
   }
 
   private post(connection: Connection, batch: Batch): void {
+    try {
+      connection.port.postMessage(batch.message, batch.transfer);
+    } catch (error) {
+      // Nothing was sent (a transfer list naming a buffer twice, or one already detached): the
+      // batch fails on its own and the worker, still free, takes the next one. Thrown from here,
+      // it would leave the worker marked busy for good, and crash the process from onReply.
+      this.activeTasks -= 1;
+      batch.message = undefined;
+      batch.transfer = undefined;
+      batch.fail(new Error(`the batch could not be sent to its worker: ${error instanceof Error ? error.message : String(error)}`));
+      this.onIdle(connection);
+      return;
+    }
     if (!connection.held) connection.port.ref();
     connection.held = true;
     connection.batch = batch;
-    connection.port.postMessage(batch.message, batch.transfer);
     batch.message = undefined;
     batch.transfer = undefined;
   }
