@@ -68,9 +68,21 @@ export const MAX_DEFAULT_INSTANCES = 4;
 export function runtimeDefaults(
   providers: readonly ExecutionProvider[],
   cores: number = availableParallelism(),
+  given: { instances?: number | undefined; intraOpThreads?: number | undefined } = {},
 ): { instances: number; intraOpThreads: number } {
-  if (providers[0] === 'cuda') return { instances: 1, intraOpThreads: 1 };
+  const cuda = providers[0] === 'cuda';
   const runtimeThreads = Math.max(1, cores - 1);
+  // One of the two set: the other is derived from it, not from the defaults, which would
+  // multiply past the cores (16 cores, instances 8: 8 × 3 threads).
+  if (given.instances !== undefined) {
+    return { instances: given.instances, intraOpThreads: given.intraOpThreads ?? (cuda ? 1 : Math.max(1, Math.floor(runtimeThreads / given.instances))) };
+  }
+  if (given.intraOpThreads !== undefined) {
+    // 0 lets ONNX Runtime take every core for each session: one session.
+    const perSession = given.intraOpThreads;
+    return { instances: cuda || perSession === 0 ? 1 : Math.max(1, Math.min(MAX_DEFAULT_INSTANCES, Math.floor(runtimeThreads / perSession))), intraOpThreads: perSession };
+  }
+  if (cuda) return { instances: 1, intraOpThreads: 1 };
   const instances = Math.min(runtimeThreads, MAX_DEFAULT_INSTANCES);
   return { instances, intraOpThreads: Math.max(1, Math.floor(runtimeThreads / instances)) };
 }
@@ -144,8 +156,8 @@ export const modelConfigFileSchema = z
     });
   })
   .transform((config) => {
-    const defaults = runtimeDefaults(config.execution_providers);
-    return { ...config, instances: config.instances ?? defaults.instances, intra_op_threads: config.intra_op_threads ?? defaults.intraOpThreads };
+    const chosen = runtimeDefaults(config.execution_providers, undefined, { instances: config.instances, intraOpThreads: config.intra_op_threads });
+    return { ...config, instances: chosen.instances, intra_op_threads: chosen.intraOpThreads };
   });
 
 export type ModelConfigFile = z.output<typeof modelConfigFileSchema>;
