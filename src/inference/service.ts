@@ -184,7 +184,9 @@ export class InferenceService {
    * that counts, traces and answers it. `shadowRole` is set for shadow copies only.
    */
   private dispatch(request: InferRequest, admission: Admission | undefined, shadowRole: Role | undefined, done: InferCallback): void {
-    this.inFlight += 1;
+    // Shadow copies are no client's requests: the drain at shutdown and the in-flight gauge count clients'.
+    const counted = shadowRole === undefined;
+    if (counted) this.inFlight += 1;
     const started = performance.now();
     // A shadow copy is traced under the span its runner gave it, not as a request of its own.
     const span =
@@ -199,7 +201,7 @@ export class InferenceService {
     let shadowed: ((outputs: OutputTensor[] | undefined) => void) | undefined;
 
     const finish: SubmitCallback = (error, outputs) => {
-      this.inFlight -= 1;
+      if (counted) this.inFlight -= 1;
       this.release(admission);
       const outcome = error ? OUTCOME[error.code] : 'success';
       const seconds = error ? 0 : (performance.now() - started) / 1000;
