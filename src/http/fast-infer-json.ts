@@ -236,6 +236,10 @@ class CommonRequestParser {
    * datatype yet, into doubles.
    */
   private data(info: DatatypeInfo | undefined, shape: readonly number[], count: number): TensorData {
+    // Every element takes at least a character and a separator of what is left of the body:
+    // a shape the rest of the body cannot back is declined before its array is allocated, so
+    // no allocation is sized by a declared shape alone (the general decoder words the error).
+    if (count * 2 > this.end - this.pos + 1) throw DECLINE;
     const out = this.prepareStore(info, count);
     this.expect(OPEN_ARRAY);
     const open = this.pos - 1;

@@ -195,8 +195,8 @@ export class InferenceService {
         : undefined;
     if (span) request.traceSpan = span;
     const routing = this.routing;
-    const decision = admission ? admission.route : routing && shadowRole === undefined ? routing.router.decide(request.modelName, request.modelVersion, request.routingKey) : undefined;
-    const role: Role = shadowRole ?? (decision ? decision.role : 'primary');
+    let decision: RouteDecision | undefined;
+    let role: Role = shadowRole ?? 'primary';
     let target: ServingVersion | undefined;
     let shadowed: ((outputs: OutputTensor[] | undefined) => void) | undefined;
 
@@ -234,6 +234,8 @@ export class InferenceService {
 
     let scheduled;
     try {
+      decision = admission ? admission.route : routing && shadowRole === undefined ? routing.router.decide(request.modelName, request.modelVersion, request.routingKey) : undefined;
+      if (decision && shadowRole === undefined) role = decision.role;
       // The load admission checked, unless it has closed since (past its drain timeout): then the one in place.
       target =
         admission && !admission.target.closed

@@ -485,3 +485,15 @@ describe('fast JSON request path, what it leaves to the general decoder', () => 
     expect(fast(deep)).toBeUndefined();
   });
 });
+
+describe('fast path allocation bound', () => {
+  it('declines a shape the rest of the body cannot back, before allocating for it', () => {
+    // 4M FP64 elements would be a 32 MB array; the body (4.5 MB, mostly spaces) lets the shape
+    // pass the body-size check but backs one element.
+    const shape = 4_000_000;
+    const body = Buffer.from(`{"inputs":[{"name":"x","datatype":"FP64","shape":[${shape}],"data":[1]}]}` + ' '.repeat(4_500_000));
+    const before = process.memoryUsage().arrayBuffers;
+    expect(decodeCommonJsonRequest(body, { modelName: 'm', modelVersion: undefined, headerLength: '' })).toBeUndefined();
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+  });
+});
