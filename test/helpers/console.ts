@@ -1,0 +1,33 @@
+/** The operator console of a test server: signing in over plain HTTP, and changes made the way its page makes them. */
+import { request, type HttpAnswer, type TestServer } from './server.js';
+
+export function adminPort(server: TestServer): number {
+  return server.logs.find((l) => l['msg'] === 'serving')!['adminPort'] as number;
+}
+
+export const consoleOrigin = (server: TestServer): string => `http://127.0.0.1:${adminPort(server)}`;
+
+export interface ConsoleSession {
+  cookie: string;
+  csrf: string;
+  setCookie: string;
+}
+
+export async function signIn(server: TestServer, token: string, headers: Record<string, string> = {}): Promise<{ answer: HttpAnswer; session?: ConsoleSession }> {
+  const answer = await request(`${consoleOrigin(server)}/console/api/session`, {
+    method: 'POST',
+    headers: { origin: consoleOrigin(server), 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ token }),
+  });
+  if (answer.status !== 200) return { answer };
+  const setCookie = answer.headers.get('set-cookie') ?? '';
+  return { answer, session: { cookie: setCookie.split(';')[0]!, csrf: answer.json<{ csrf: string }>().csrf, setCookie } };
+}
+
+/** A call as the console page makes it: cookie, CSRF token and this origin, each of which `override` may change or drop (undefined). */
+export function consoleCall(server: TestServer, session: ConsoleSession, method: string, path: string, body?: unknown, override: Record<string, string | undefined> = {}): Promise<HttpAnswer> {
+  const headers: Record<string, string | undefined> = { origin: consoleOrigin(server), cookie: session.cookie, 'x-csrf-token': session.csrf, 'content-type': 'application/json', ...override };
+  const init: RequestInit = { method, headers: Object.fromEntries(Object.entries(headers).filter((e): e is [string, string] => e[1] !== undefined)) };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  return request(`${consoleOrigin(server)}${path}`, init);
+}
