@@ -45,6 +45,7 @@ export function pageHtml(csrf: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="csrf-token" content="${csrf}">
 <title>brisk console</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/console/assets/uPlot.min.css">
 <link rel="stylesheet" href="/console/assets/console.css">
 <script src="/console/assets/uPlot.iife.min.js" defer></script>

@@ -68,7 +68,8 @@ describe('console security', () => {
     // Every script and stylesheet is a file of this server; no script has a body.
     expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
     expect(html).not.toMatch(/<style/);
-    const urls = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    // The one data: URL is the empty icon, which stops the browser asking for /favicon.ico.
+    const urls = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!).filter((url) => url !== 'data:,');
     expect(urls.length).toBeGreaterThanOrEqual(4);
     for (const url of urls) {
       expect(url.startsWith('/console/assets/'), url).toBe(true);
@@ -132,6 +133,18 @@ describe('console security', () => {
     expect(done.status, done.body.toString()).toBe(200);
     const entries = (await admin('GET', '/admin/audit')).json<{ entries: { token: string; revision: number; after: unknown }[] }>().entries;
     expect(entries.at(-1)).toMatchObject({ token: 'alice', revision: before + 1, after: weights(90, 10) });
+  });
+
+  it('loads and unloads models through repository control, under the same rules', async () => {
+    const session = await alice();
+    const load = await consoleCall(server, session, 'POST', '/console/api/models/scorer/load');
+    expect(load.status, load.body.toString()).toBe(200);
+    // scorer/1 serves the scorer route: the same refusal as the admin API's.
+    const unload = await consoleCall(server, session, 'POST', '/console/api/models/scorer/unload');
+    expect(unload.status).toBe(409);
+    expect(unload.json()['error']).toContain('scorer');
+    expect((await consoleCall(server, session, 'POST', '/console/api/models/scorer/unload', undefined, { 'x-csrf-token': undefined })).status).toBe(403);
+    expect(server.logs.some((l) => l['msg'] === 'repository change' && l['token'] === 'alice' && l['action'] === 'load')).toBe(true);
   });
 
   it('sign-in also needs this origin: a page elsewhere cannot sign a browser in', async () => {

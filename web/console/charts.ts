@@ -31,13 +31,13 @@ export function chart(key: string, spec: ChartSpec, columns: string[], series: (
     plot = new uPlot(
       {
         title: spec.title,
-        width: 300,
+        width: 280,
         height: 140,
-        legend: { show: true },
+        legend: { show: true, live: false },
         cursor: { show: false },
         scales: { y: { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 1, spec.columns[0] === 'error_rate' ? 0.01 : 1)] } },
         axes: [{ space: 60 }, { size: 42 }],
-        series: [{}, ...spec.labels.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length]!, width: 1.5, spanGaps: false }))],
+        series: [{ label: 'time' }, ...spec.labels.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length]!, width: 1.5, spanGaps: false }))],
       },
       data,
       target,

@@ -157,6 +157,8 @@ async function reviewAndApply(): Promise<void> {
   } catch (error) {
     if (isApiError(error) && error.status === 409) {
       drawEditor({ kind: 'conflict', text: `Conflict: ${e.route} was changed by someone else since you opened the editor (${error.message}). Nothing was applied. Close the editor and open it again to start from the current weights.` });
+      // The list below shows the change that won.
+      editorRefresh();
     } else {
       drawEditor({ kind: 'error', text: isApiError(error) ? `Refused (${error.status}): ${error.message}` : String(error) });
     }

@@ -38,7 +38,7 @@ export function modelsView(doc: ConsoleDocument, act: Act): HTMLElement {
             v.preferred_batch_sizes.join(', ') || '–',
             v.max_queue_delay_us === null ? '–' : `${fmt(v.max_queue_delay_us / 1000)} ms`,
             v.load_seconds === null ? '–' : `${fmt(v.load_seconds)} s`,
-            v.warmup_seconds === null ? '–' : `${fmt(v.warmup_seconds)} s`,
+            v.warmup_seconds === null ? '–' : `${fmt(v.warmup_seconds * 1000)} ms`,
           ]),
         ),
       ),
@@ -65,14 +65,20 @@ export function liveView(doc: ConsoleDocument): HTMLElement {
       ];
     }),
   );
+  // Charts for versions that served in the last 15 minutes; idle ones are listed, not drawn flat.
+  const served = (series: (number | null)[][] | null): boolean => (series?.[columns.indexOf('rps')] ?? []).some((r) => r !== null && r > 0);
+  const idle: string[] = [];
   const cards = doc.state.models.flatMap((m) =>
-    m.versions
-      .filter((v) => v.series)
-      .map((v) => {
-        const id = `${m.name}/${v.version}`;
-        return h(
+    m.versions.flatMap((v) => {
+      const id = `${m.name}/${v.version}`;
+      if (!served(v.series)) {
+        idle.push(id);
+        return [];
+      }
+      return [
+        h(
           'div',
-          { class: 'card' },
+          { class: 'card', 'data-charts': id },
           h('h3', {}, id),
           h(
             'div',
@@ -83,8 +89,9 @@ export function liveView(doc: ConsoleDocument): HTMLElement {
               return chart(key, spec, columns, v.series);
             }),
           ),
-        );
-      }),
+        ),
+      ];
+    }),
   );
   keepCharts(kept);
   return h(
@@ -93,6 +100,7 @@ export function liveView(doc: ConsoleDocument): HTMLElement {
     h('p', { class: 'muted' }, `Sampled every ${doc.state.sample_interval_ms / 1000} s by the server; charts show the last ${doc.state.series_seconds / 60} minutes. Percentiles are over the last 60 s.`),
     table(['version', 'req/s', 'errors', 'p50 ms', 'p95 ms', 'p99 ms', 'avg batch', 'queue', 'cost / 1k (compute / allocated)'], rows, { id: 'live-table' }),
     ...cards,
+    idle.length ? h('p', { class: 'muted', id: 'idle-versions' }, `No requests in the last 15 minutes: ${idle.join(', ')}.`) : null,
   );
 }
 
