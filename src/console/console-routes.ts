@@ -198,10 +198,13 @@ export function addConsoleRoutes(app: TemplatedApp, deps: ConsoleDependencies, o
     '/console/api/session',
     handle(0, (res, state, c) => {
       if (c.origin !== ownOrigin(c)) throw new ServingError('FORBIDDEN', 'sign in from the console page of this origin');
-      const wait = limiter.retryAfterSeconds(c.address);
-      if (wait > 0) {
+      const limited = (): boolean => {
+        const wait = limiter.retryAfterSeconds(c.address);
+        if (wait > 0) reply(res, state, '429 Too Many Requests', JSON.stringify({ error: `too many wrong tokens: try again in ${wait} s` }), JSON_TYPE, [['Retry-After', String(wait)], NO_STORE]);
+        return wait > 0;
+      };
+      if (limited()) {
         res.onData(() => undefined);
-        reply(res, state, '429 Too Many Requests', JSON.stringify({ error: `too many wrong tokens: try again in ${wait} s` }), JSON_TYPE, [['Retry-After', String(wait)], NO_STORE]);
         return;
       }
       readBody(
@@ -209,6 +212,9 @@ export function addConsoleRoutes(app: TemplatedApp, deps: ConsoleDependencies, o
         c.contentLength,
         MAX_CONSOLE_BODY,
         (body) => {
+          // Asked again now the body is here: sign-ins whose headers all came before any
+          // body would otherwise each have passed the check above, and guessed unlimited.
+          if (limited()) return;
           try {
             const raw = parseJsonBody(body) as { token?: unknown } | null;
             const token = typeof raw?.token === 'string' ? raw.token : '';
