@@ -300,11 +300,12 @@ export function addConsoleRoutes(app: TemplatedApp, deps: ConsoleDependencies, o
       }),
     );
   }
-  app.any(
-    '/console/*',
-    handle(0, () => {
-      throw new ServingError('NOT_FOUND', 'no such console endpoint');
-    }),
-  );
+  // Both: '/console/*' does not match '/console' itself, whose other methods (HEAD, POST…)
+  // would otherwise fall to the admin API's catch-all, without the CSP.
+  const notFound = handle(0, () => {
+    throw new ServingError('NOT_FOUND', 'no such console endpoint');
+  });
+  app.any('/console', notFound);
+  app.any('/console/*', notFound);
   return { sessions };
 }

@@ -14,7 +14,7 @@ import { adminClient, TEST_ADMIN_TOKEN } from '../helpers/admin.js';
 import { waitFor } from '../helpers/conditions.js';
 import { adminPort, concurrentSignIns, consoleCall, consoleOrigin, signIn, type ConsoleSession } from '../helpers/console.js';
 import { tempDir, writeRepository } from '../helpers/repository.js';
-import { request, startServer, type TestServer } from '../helpers/server.js';
+import { rawRequest, request, startServer, type TestServer } from '../helpers/server.js';
 
 const ALICE_TOKEN = 'alice-console-token-0123456789';
 /** Short, so that expiry is seen in a test; every other test signs in just before it needs a session. */
@@ -80,6 +80,23 @@ describe('console security', () => {
     }
     // Signed out, the page carries no CSRF token.
     expect(html).toContain('<meta name="csrf-token" content="">');
+  });
+
+  it('puts the CSP on every console answer: errors, other methods, paths that try to leave the assets', async () => {
+    const port = adminPort(server);
+    const answers = [
+      await rawRequest(port, 'POST', '/console'),
+      await rawRequest(port, 'OPTIONS', '/console/api/session'),
+      await rawRequest(port, 'GET', '/console/assets/..%2f..%2fpackage.json'),
+      await rawRequest(port, 'GET', '/console/assets/%2e%2e%2f%2e%2e%2fpackage.json'),
+      await rawRequest(port, 'GET', '/console/assets/../../package.json'),
+      await rawRequest(port, 'GET', '/console/api/state'),
+    ];
+    for (const answer of answers) {
+      expect(answer.status).toBeGreaterThanOrEqual(400);
+      expect(answer.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(answer.body.toString()).not.toContain('"name"');
+    }
   });
 
   it('signs in with an admin token: an HttpOnly, SameSite=Strict cookie with an expiry, Secure behind TLS', async () => {
