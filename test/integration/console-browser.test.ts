@@ -5,7 +5,9 @@
  * then serves about 20% of keyed requests from version 2 and records the signed-in
  * token in the audit trail; shows a conflict on a stale edit; pauses and aborts a
  * rollout; signs out; and sees a cross-origin POST carrying the cookie refused.
- * The screenshots of the main views go to docs/console/ (README, "Operator console").
+ * With BRISK_SCREENSHOTS=1 the screenshots of the main views are written to docs/console/
+ * (README, "Operator console"); without it none is taken, so that `npm test` leaves
+ * the git tree clean.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -24,6 +26,7 @@ import { postJson, startServer, type TestServer } from '../helpers/server.js';
 const chromium = chromiumAvailability();
 const OPERATOR_TOKEN = 'operator-dana-token-0123456789';
 const SHOTS = projectFile('docs', 'console');
+const WRITE_SHOTS = process.env['BRISK_SCREENSHOTS'] === '1';
 
 let server: TestServer;
 let admin: ReturnType<typeof adminClient>;
@@ -56,7 +59,7 @@ function lightLoad(): { stop(): Promise<void>; sent: () => number } {
 }
 
 const shot = async (name: string): Promise<void> => {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+  if (WRITE_SHOTS) await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 };
 
 const scorer = async () => (await admin('GET', '/admin/routes/scorer')).json<{ revision: number; targets: { version: string; weight: number }[] }>();
@@ -72,7 +75,7 @@ describe.skipIf(!chromium.available)(`operator console in Chromium${chromium.ski
     server = await startServer(projectFile('models'), ['--admin-token-file', tokenFile], { ADMIN_TOKEN: TEST_ADMIN_TOKEN });
     admin = adminClient(server);
     origin = consoleOrigin(server);
-    mkdirSync(SHOTS, { recursive: true });
+    if (WRITE_SHOTS) mkdirSync(SHOTS, { recursive: true });
     browser = await launchChromium();
     page = browser.pages()[0] ?? (await browser.newPage());
     // Fail with the selector waited for, well within the test's own timeout.
