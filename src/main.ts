@@ -36,6 +36,17 @@ export const SERVER_VERSION: string = (
 /** Time for the answers to requests abandoned at the drain timeout to leave before gRPC is closed by force. */
 const ABANDONED_ANSWERS_MS = 200;
 
+/** BRISK_CONSOLE_SESSION_SECONDS: how long a console sign-in lasts (tests shorten it to see expiry). */
+function consoleSession(env: NodeJS.ProcessEnv): { consoleSessionSeconds?: number } {
+  const raw = env['BRISK_CONSOLE_SESSION_SECONDS'];
+  if (raw === undefined || raw === '') return {};
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 7 * 86400) {
+    throw new Error(`BRISK_CONSOLE_SESSION_SECONDS=${JSON.stringify(raw.slice(0, 32))} must be whole seconds from 1 to 604800 (a week)`);
+  }
+  return { consoleSessionSeconds: seconds };
+}
+
 export interface RunningServer {
   httpPort: number;
   grpcPort: number;
@@ -153,8 +164,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   await rollouts.load();
   const admin = adminTokens.length
     ? await startAdminServer(
-        { store: routes, shadowStats, servable: (model, version) => registry.servable(model, version), service, rollouts },
-        { host: config.adminHost, port: config.adminPort, tokens: adminTokens },
+        { store: routes, shadowStats, servable: (model, version) => registry.servable(model, version), service, rollouts, registry },
+        { host: config.adminHost, port: config.adminPort, tokens: adminTokens, ...consoleSession(process.env) },
         log,
       )
     : undefined;
