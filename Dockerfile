@@ -10,6 +10,8 @@ COPY tsconfig.json ./
 COPY protos ./protos
 COPY src ./src
 COPY models ./models
+# The operator console's browser code (tsc -p web/console, part of npm run build).
+COPY web ./web
 RUN npm run build
 
 # Run: production dependencies, compiled code, the model repository.
@@ -21,6 +23,10 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
+# The console serves its compiled scripts from dist/web/console and its stylesheet from the
+# source tree (src/console/assets.ts); uPlot's files come from node_modules (a dependency).
+COPY --from=build /app/dist/web ./dist/web
+COPY web/console/console.css ./web/console/console.css
 COPY --from=build /app/models ./models
 COPY protos ./protos
 # Route changes are saved under --state-dir; /app belongs to root, so the state gets a folder

@@ -1,6 +1,7 @@
 /**
  * npm run bench:cpu -- [--rounds 5] [--seconds 5] [--connections 256] [--wrk-threads 1] [--wrk-cpu last|none|<n>]
  *                      [--batch-sizes 1,8,32,64,128] [--floor-seconds 1] [--idle-seconds 2] [--warmup 2] [--out FILE]
+ *                      [--baseline DIR]
  *
  * Issue 13's measuring stick: the CPU this server spends per request, against what
  * the same work costs at its floor, in one run. The subjects alternate round by
@@ -13,10 +14,14 @@
  *  - one request at a time (wrk -c1), tiny JSON: p50 and p99 against the naive
  *    server (bench/naive-server.ts);
  *  - the server idle: CPU a second with no load.
+ * With --baseline DIR, a second brisk from another checkout's build (DIR/dist, serving
+ * DIR/models) runs beside this tree's in every brisk case, back to back with it, and the
+ * report gives its figures as "before", this tree's as "after", and after/before.
  * CPU time is per thread from /proc (bench/lib/proc-cpu.ts); every figure is the
  * median of the rounds with their range, and comparisons are made round by round.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,7 +29,7 @@ import { fmt } from '../src/loadtool/format.js';
 import { machineInfo, reportHeading } from '../src/loadtool/machine.js';
 import { projectFile } from '../src/project-files.js';
 import { startBrisk, startChild, type ChildServer } from './lib/child-server.js';
-import { caseRow, caseTable, formatSpread, spread, verdict, type CaseRow } from './lib/cpu-report.js';
+import { caseRow, caseTable, formatChange, formatSpread, paired, spread, verdict, type CaseRow, type Spread } from './lib/cpu-report.js';
 import { bestFloor, OrtFloor, type FloorPoint } from './lib/ort-floor.js';
 import { clockTicksPerSecond, cpuBetween, sampleCpu } from './lib/proc-cpu.js';
 import { briskCounters, measureUnderLoad, socketErrorCount, type LoadFigures } from './lib/server-cpu.js';
@@ -43,6 +48,7 @@ const { values: args } = parseArgs({
     'idle-seconds': { type: 'string', default: '2' },
     warmup: { type: 'string', default: '2' },
     out: { type: 'string', default: projectFile('bench', 'results', 'cpu.md') },
+    baseline: { type: 'string' },
   },
 });
 
@@ -75,22 +81,46 @@ if (settings.wrkCpu !== undefined && !(Number.isInteger(settings.wrkCpu) && sett
   throw new Error(`--wrk-cpu must be last, none or a core from 0 to ${cores - 1}; got ${JSON.stringify(args['wrk-cpu'])}`);
 }
 
+/** The checkout whose build is "before": its CLI and its model repository must be there, built. */
+function baselineCheckout(dir: string): { dir: string; cli: string; models: string } {
+  const root = path.resolve(dir);
+  const cli = path.join(root, 'dist', 'src', 'cli.js');
+  const models = path.join(root, 'models');
+  if (!existsSync(cli)) throw new Error(`--baseline ${dir}: no ${cli} (build that checkout first: npx tsc -p .)`);
+  if (!existsSync(models)) throw new Error(`--baseline ${dir}: no ${models} (build its models first: node dist/src/cli.js models)`);
+  return { dir: root, cli, models };
+}
+const baseline = args.baseline === undefined ? undefined : baselineCheckout(args.baseline);
+
+/** A checkout's short revision, +dirty with uncommitted changes to tracked files. */
+function revisionOf(dir: string): string {
+  try {
+    const revision = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim();
+    return dirty ? `${revision}+dirty` : revision;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const tiny = SCENARIOS['tiny']!;
 const heavy = SCENARIOS['heavy']!;
 const modelFile = (scenario: Scenario): string => projectFile('models', scenario.model, '1', 'model.onnx');
 const httpPort = (server: ChildServer): number => server.ready['httpPort'] as number;
 /** The model's config.json as brisk reads it (null: none, defaults): what a change to instances or threads shows up in. */
-const configOf = (scenario: Scenario): unknown => {
-  const file = projectFile('models', scenario.model, 'config.json');
+const configOf = (scenario: Scenario, models = projectFile('models')): unknown => {
+  const file = path.join(models, scenario.model, 'config.json');
   return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
 };
-const configText = (scenario: Scenario): string => {
-  const config = configOf(scenario);
+const configText = (scenario: Scenario, models?: string): string => {
+  const config = configOf(scenario, models);
   return config === null ? '(no config.json: defaults)' : `\`${JSON.stringify(config)}\``;
 };
 
 interface Servers {
   brisk: ChildServer;
+  /** The --baseline build's brisk, when there is one. */
+  baseline?: ChildServer;
   echo: ChildServer;
   naive: ChildServer;
   floor: OrtFloor;
@@ -110,10 +140,9 @@ function load(server: ChildServer, scenario: Scenario, connections: number, seco
   };
 }
 
-const briskLoad = (servers: Servers, scenario: Scenario, connections: number): Promise<LoadFigures> =>
-  measureUnderLoad(servers.brisk.process.pid!, load(servers.brisk, scenario, connections), () =>
-    briskCounters(httpPort(servers.brisk), scenario.model),
-  );
+/** A brisk (this tree's or the baseline's) under load, with its counters read around the run. */
+const briskLoad = (server: ChildServer, scenario: Scenario, connections: number): Promise<LoadFigures> =>
+  measureUnderLoad(server.process.pid!, load(server, scenario, connections), () => briskCounters(httpPort(server), scenario.model));
 
 interface IdleFigures {
   processUsPerSecond: number;
@@ -138,6 +167,11 @@ interface Round {
   loneBrisk?: LoadFigures;
   loneNaive?: LoadFigures;
   idle?: IdleFigures;
+  /** The --baseline build's brisk in the same cases. */
+  tinyBaseline?: LoadFigures;
+  heavyBaseline?: LoadFigures;
+  loneBaseline?: LoadFigures;
+  idleBaseline?: IdleFigures;
 }
 
 /** A subject's run in a round: records its figures in the round and says them in a line. */
@@ -150,16 +184,27 @@ const perRequest = (l: LoadFigures, what: 'main' | 'process'): string =>
 /**
  * Each comparison's two subjects run back to back, first one then the other first in
  * alternate rounds; the comparisons themselves rotate. So a pair is measured seconds
- * apart, and no subject always comes first or after the same one.
+ * apart, and no subject always comes first or after the same one. A baseline runs on
+ * the other side of this tree's brisk from the floor (before, brisk, floor; reversed
+ * in alternate rounds), so brisk is back to back with both the things it is held against.
  */
 function schedule(servers: Servers, index: number): Step[][] {
+  // The baseline build's brisk (the module's `baseline` is its checkout).
+  const { brisk, baseline: prior } = servers;
+  const beside = (subject: Step, before: Step | undefined): Step[] => (before ? [before, subject] : [subject]);
   const groups: Step[][] = [
     [
-      ['brisk tiny JSON', async (r) => perRequest((r.tinyBrisk = await briskLoad(servers, tiny, settings.connections)), 'main')],
+      ...beside(
+        ['brisk tiny JSON', async (r) => perRequest((r.tinyBrisk = await briskLoad(brisk, tiny, settings.connections)), 'main')],
+        prior && ['baseline tiny JSON', async (r) => perRequest((r.tinyBaseline = await briskLoad(prior, tiny, settings.connections)), 'main')],
+      ),
       ['bare uWS echo', async (r) => perRequest((r.tinyEcho = await measureUnderLoad(servers.echo.process.pid!, load(servers.echo, tiny, settings.connections))), 'main')],
     ],
     [
-      ['brisk heavy binary', async (r) => perRequest((r.heavyBrisk = await briskLoad(servers, heavy, settings.connections)), 'process')],
+      ...beside(
+        ['brisk heavy binary', async (r) => perRequest((r.heavyBrisk = await briskLoad(brisk, heavy, settings.connections)), 'process')],
+        prior && ['baseline heavy binary', async (r) => perRequest((r.heavyBaseline = await briskLoad(prior, heavy, settings.connections)), 'process')],
+      ),
       [
         'ONNX Runtime floor',
         async (r) => {
@@ -171,10 +216,16 @@ function schedule(servers: Servers, index: number): Step[][] {
       ],
     ],
     [
-      ['brisk lone request', async (r) => `p50 ${fmt((r.loneBrisk = await briskLoad(servers, tiny, 1)).latencyUs.p50)} µs`],
+      ...beside(
+        ['brisk lone request', async (r) => `p50 ${fmt((r.loneBrisk = await briskLoad(brisk, tiny, 1)).latencyUs.p50)} µs`],
+        prior && ['baseline lone request', async (r) => `p50 ${fmt((r.loneBaseline = await briskLoad(prior, tiny, 1)).latencyUs.p50)} µs`],
+      ),
       ['naive lone request', async (r) => `p50 ${fmt((r.loneNaive = await measureUnderLoad(servers.naive.process.pid!, load(servers.naive, tiny, 1))).latencyUs.p50)} µs`],
     ],
-    [['brisk idle', async (r) => `${fmt((r.idle = await idle(servers.brisk)).processUsPerSecond / 1000, 1)} ms CPU/s`]],
+    beside(
+      ['brisk idle', async (r) => `${fmt((r.idle = await idle(brisk)).processUsPerSecond / 1000, 1)} ms CPU/s`],
+      prior && ['baseline idle', async (r) => `${fmt((r.idleBaseline = await idle(prior)).processUsPerSecond / 1000, 1)} ms CPU/s`],
+    ),
   ];
   const rotated = [...groups.slice(index % groups.length), ...groups.slice(0, index % groups.length)];
   return rotated.map((group) => (index % 2 === 1 ? [...group].reverse() : group));
@@ -184,8 +235,10 @@ async function warmUp(servers: Servers): Promise<void> {
   const seconds = settings.warmupSeconds;
   process.stderr.write(`warm-up: ${seconds} s per server and body\n`);
   await runWrk(load(servers.brisk, tiny, settings.connections, seconds));
+  if (servers.baseline) await runWrk(load(servers.baseline, tiny, settings.connections, seconds));
   await runWrk(load(servers.echo, tiny, settings.connections, seconds));
   await runWrk(load(servers.brisk, heavy, settings.connections, seconds));
+  if (servers.baseline) await runWrk(load(servers.baseline, heavy, settings.connections, seconds));
   await runWrk(load(servers.naive, tiny, 1, seconds));
 }
 
@@ -210,6 +263,9 @@ function summarise(rounds: readonly Round[]): { rows: CaseRow[]; floorByBatch: {
   const tinyBatch = column(rounds, (r) => r.tinyBrisk!.averageBatch!);
   const heavyBatch = column(rounds, (r) => r.heavyBrisk!.averageBatch!);
   const loneBatch = column(rounds, (r) => r.loneBrisk!.averageBatch!);
+  /** The baseline's same figure in the same rounds, when the run had one. */
+  const before = (pick: (r: Round) => LoadFigures | undefined, figure: (l: LoadFigures) => number) =>
+    baseline && { values: column(rounds, (r) => figure(pick(r)!)), averageBatch: column(rounds, (r) => pick(r)!.averageBatch!) };
   const c = settings.connections;
   const rows = [
     caseRow({
@@ -220,6 +276,7 @@ function summarise(rounds: readonly Round[]): { rows: CaseRow[]; floorByBatch: {
       comparison: 'ratio',
       goal: { atMost: 2.0 },
       averageBatch: tinyBatch,
+      baseline: before((r) => r.tinyBaseline, (l) => l.mainUsPerOk),
     }),
     caseRow({
       case: `tiny JSON, c=${c}: whole-process CPU per request`,
@@ -228,6 +285,7 @@ function summarise(rounds: readonly Round[]): { rows: CaseRow[]; floorByBatch: {
       floor: { label: 'bare uWS echo', values: column(rounds, (r) => r.tinyEcho!.processUsPerOk) },
       comparison: 'ratio',
       averageBatch: tinyBatch,
+      baseline: before((r) => r.tinyBaseline, (l) => l.processUsPerOk),
     }),
     caseRow({
       case: `heavy binary, c=${c}: whole-process CPU per inference`,
@@ -237,12 +295,14 @@ function summarise(rounds: readonly Round[]): { rows: CaseRow[]; floorByBatch: {
       comparison: 'ratio',
       goal: { atMost: 1.3 },
       averageBatch: heavyBatch,
+      baseline: before((r) => r.heavyBaseline, (l) => l.processUsPerOk),
     }),
     caseRow({
       case: `heavy binary, c=${c}: main thread CPU per inference`,
       unit: 'µs',
       brisk: column(rounds, (r) => r.heavyBrisk!.mainUsPerOk),
       averageBatch: heavyBatch,
+      baseline: before((r) => r.heavyBaseline, (l) => l.mainUsPerOk),
     }),
     caseRow({
       case: 'lone request (c=1), tiny JSON: p50 latency',
@@ -252,6 +312,7 @@ function summarise(rounds: readonly Round[]): { rows: CaseRow[]; floorByBatch: {
       comparison: 'difference',
       goal: { atMost: 100 },
       averageBatch: loneBatch,
+      baseline: before((r) => r.loneBaseline, (l) => l.latencyUs.p50),
     }),
     caseRow({
       case: 'lone request (c=1), tiny JSON: p99 latency',
@@ -260,6 +321,7 @@ function summarise(rounds: readonly Round[]): { rows: CaseRow[]; floorByBatch: {
       floor: { label: 'naive server', values: column(rounds, (r) => r.loneNaive!.latencyUs.p99) },
       comparison: 'difference',
       averageBatch: loneBatch,
+      baseline: before((r) => r.loneBaseline, (l) => l.latencyUs.p99),
     }),
   ];
   const floorByBatch = settings.batchSizes.map((batchSize) => ({
@@ -271,11 +333,17 @@ function summarise(rounds: readonly Round[]): { rows: CaseRow[]; floorByBatch: {
 
 /** Per subject: throughput, how busy the server was, what it refused or failed. */
 function detailTable(rounds: readonly Round[]): string {
+  // With a baseline, each brisk row is this tree's ("after"), the baseline's ("before") beside it.
+  const brisk = baseline ? 'brisk after' : 'brisk';
+  const before = (name: string, pick: (r: Round) => LoadFigures): [string, (r: Round) => LoadFigures][] => (baseline ? [[name, pick]] : []);
   const subjects: [string, (r: Round) => LoadFigures][] = [
-    [`brisk, tiny JSON, c=${settings.connections}`, (r) => r.tinyBrisk!],
+    ...before(`brisk before, tiny JSON, c=${settings.connections}`, (r) => r.tinyBaseline!),
+    [`${brisk}, tiny JSON, c=${settings.connections}`, (r) => r.tinyBrisk!],
     [`bare uWS echo, tiny JSON, c=${settings.connections}`, (r) => r.tinyEcho!],
-    [`brisk, heavy binary, c=${settings.connections}`, (r) => r.heavyBrisk!],
-    ['brisk, tiny JSON, c=1', (r) => r.loneBrisk!],
+    ...before(`brisk before, heavy binary, c=${settings.connections}`, (r) => r.heavyBaseline!),
+    [`${brisk}, heavy binary, c=${settings.connections}`, (r) => r.heavyBrisk!],
+    ...before('brisk before, tiny JSON, c=1', (r) => r.loneBaseline!),
+    [`${brisk}, tiny JSON, c=1`, (r) => r.loneBrisk!],
     ['naive server, tiny JSON, c=1', (r) => r.loneNaive!],
   ];
   const lines = [
@@ -294,13 +362,28 @@ function detailTable(rounds: readonly Round[]): string {
   return lines.join('\n');
 }
 
+const isServing = (line: Record<string, unknown>) => line['msg'] === 'serving';
+
+/** The baseline checkout's brisk with the flags startBrisk gives this tree's (child-server.ts), serving its own models/. */
+function startBaseline(checkout: NonNullable<typeof baseline>): Promise<ChildServer> {
+  return startChild(
+    process.execPath,
+    [
+      checkout.cli, 'serve', '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--admin-port', '0',
+      '--state-dir', mkdtempSync(path.join(os.tmpdir(), 'brisk-bench-state-')),
+      '--drain-delay', '0', '--model-repository', checkout.models,
+    ],
+    isServing,
+  );
+}
+
 async function startServers(): Promise<Servers> {
-  const isServing = (line: Record<string, unknown>) => line['msg'] === 'serving';
   const brisk = await startBrisk();
+  const before = baseline && (await startBaseline(baseline));
   const echo = await startChild(process.execPath, [projectFile('dist', 'bench', 'bare-uws-echo.js')], isServing);
   const naive = await startChild(process.execPath, [projectFile('dist', 'bench', 'naive-server.js'), modelFile(tiny), tiny.model], isServing);
   const floor = await OrtFloor.open(modelFile(heavy), heavy.inputName, heavy.rowSize);
-  return { brisk, echo, naive, floor };
+  return { brisk, baseline: before, echo, naive, floor };
 }
 
 async function main(): Promise<void> {
@@ -314,14 +397,26 @@ async function main(): Promise<void> {
     await warmUp(servers);
     rounds = await measureRounds(servers);
   } finally {
-    await Promise.all([servers.brisk.stop(), servers.echo.stop(), servers.naive.stop(), servers.floor.release()]);
+    await Promise.all([servers.brisk.stop(), servers.baseline?.stop(), servers.echo.stop(), servers.naive.stop(), servers.floor.release()]);
   }
   const loadAfter = os.loadavg()[0]!;
   const { rows, floorByBatch } = summarise(rounds);
+  const idleMs = (pick: (r: Round) => IdleFigures, thread: keyof IdleFigures): number[] => rounds.map((r) => pick(r)[thread] / 1000);
   const idle = {
-    process: spread(rounds.map((r) => r.idle!.processUsPerSecond / 1000)),
-    main: spread(rounds.map((r) => r.idle!.mainUsPerSecond / 1000)),
+    process: spread(idleMs((r) => r.idle!, 'processUsPerSecond')),
+    main: spread(idleMs((r) => r.idle!, 'mainUsPerSecond')),
   };
+  // The baseline's idle CPU and after/before round by round (a round where the baseline read 0 ticks gives no ratio).
+  const idleBefore = baseline && {
+    process: spread(idleMs((r) => r.idleBaseline!, 'processUsPerSecond')),
+    main: spread(idleMs((r) => r.idleBaseline!, 'mainUsPerSecond')),
+    processChange: spread(paired('ratio', idleMs((r) => r.idle!, 'processUsPerSecond'), idleMs((r) => r.idleBaseline!, 'processUsPerSecond'))),
+    mainChange: spread(paired('ratio', idleMs((r) => r.idle!, 'mainUsPerSecond'), idleMs((r) => r.idleBaseline!, 'mainUsPerSecond'))),
+  };
+  const idleFigures = (s: { process: Spread; main: Spread }) =>
+    `${formatSpread(s.process, 1)} ms CPU a second for the whole process, main thread ${formatSpread(s.main, 1)} ms`;
+  const tick = `(read in clock ticks: ${fmt(1000 / clockTicksPerSecond() / settings.idleSeconds, 1)} ms a second is one tick)`;
+  const baselineRevision = baseline && revisionOf(baseline.dir);
   const pinning =
     settings.wrkCpu === undefined
       ? 'wrk is not pinned (--wrk-cpu none): it and the server share the cores as the scheduler places them'
@@ -343,13 +438,24 @@ async function main(): Promise<void> {
     '',
     `brisk serves the bundled models/ as configured: tiny_classifier ${configText(tiny)}, heavy_mlp ${configText(heavy)}.`,
     '',
+    ...(baseline
+      ? [
+          `Before and after: "before" is a second brisk built from ${baseline.dir} (revision ${baselineRevision}), started as this tree's is with --model-repository ${baseline.models}, ` +
+            `where tiny_classifier is ${configText(tiny, baseline.models)} and heavy_mlp ${configText(heavy, baseline.models)}; "after" is this tree's (revision ${machine.gitRevision}). ` +
+            'Both run in every round: in each brisk case the two run back to back, before then after or after then before, alternating from round to round, with the floor on the far side of after. ' +
+            'after/before is taken round by round, like the comparisons with the floors; below 1× is a saving.',
+          '',
+        ]
+      : []),
     caseTable(rows),
     '',
     "Reading it: at saturation the server's main thread should be close to 100 % busy (the table of subjects below); far below, the machine's other load set the rate, and CPU per request, though still the server's own, is inflated by cache and scheduling interference. " +
       'The whole-process tiny row and the main-thread heavy row have no goal: they show where the time goes.',
     '',
-    `brisk idle: ${formatSpread(idle.process, 1)} ms CPU a second for the whole process, main thread ${formatSpread(idle.main, 1)} ms ` +
-      `(read in clock ticks: ${fmt(1000 / clockTicksPerSecond() / settings.idleSeconds, 1)} ms a second is one tick).`,
+    idleBefore
+      ? `brisk idle, before: ${idleFigures(idleBefore)}; after: ${idleFigures(idle)}; after/before ${formatChange(idleBefore.processChange)} for the process, ` +
+        `${formatChange(idleBefore.mainChange)} for the main thread ${tick}.`
+      : `brisk idle: ${idleFigures(idle)} ${tick}.`,
     '',
     `Machine load (1-minute load average, other users of this VM included): ${fmt(loadBefore, 2)} before the run, ${fmt(loadAfter, 2)} after; ` +
       `above ${cores} means processes were waiting for a core, and the figures are the noisier for it.`,
@@ -371,7 +477,28 @@ async function main(): Promise<void> {
   const verdicts = Object.fromEntries(rows.filter((r) => verdict(r)).map((r) => [r.case, verdict(r)]));
   writeFileSync(
     args.out.replace(/\.md$/, '.json'),
-    JSON.stringify({ command, machine, modelConfigs: { [tiny.model]: configOf(tiny), [heavy.model]: configOf(heavy) }, loadAverage: { before: loadBefore, after: loadAfter }, settings, rows, verdicts, floorByBatch, idle, rounds }, null, 2),
+    JSON.stringify(
+      {
+        command,
+        machine,
+        modelConfigs: { [tiny.model]: configOf(tiny), [heavy.model]: configOf(heavy) },
+        // "before": rows[].baseline, idle.before and rounds[].*Baseline are its figures.
+        baseline: baseline && {
+          dir: baseline.dir,
+          revision: baselineRevision,
+          modelConfigs: { [tiny.model]: configOf(tiny, baseline.models), [heavy.model]: configOf(heavy, baseline.models) },
+        },
+        loadAverage: { before: loadBefore, after: loadAfter },
+        settings,
+        rows,
+        verdicts,
+        floorByBatch,
+        idle: idleBefore ? { ...idle, before: idleBefore } : idle,
+        rounds,
+      },
+      null,
+      2,
+    ),
   );
   console.log(report);
   console.log(`written to ${path.relative(process.cwd(), args.out)} and .json`);

@@ -1,11 +1,23 @@
 /**
- * npm run bench:grpc -- [--duration 5] [--repeat 3] [--connections 16] [--streams 32]
+ * npm run bench:grpc -- [--duration 5] [--repeat 3] [--connections 16] [--streams 32] [--rate 2000] [--brisk dist/src/cli.js] [--baseline <cli.js>]
  *
  * In one run: unary ModelInfer calls from h2load (prepared gRPC frames) against
- * a bare grpc-js echo server (the transport's ceiling), against this server on
- * the tiny model and on the compute-heavy model, and the heavy model's
- * in-process ONNX Runtime ceiling. Every call carries one row as raw contents,
- * as tritonclient sends it.
+ * a bare grpc-js echo server (the floor the issue names: proto-loader decodes the
+ * request and encodes the answer), the same echo answering pre-encoded bytes
+ * (grpc-js alone), this server on the tiny model and on the compute-heavy model,
+ * and the heavy model's in-process ONNX Runtime ceiling; with --baseline, another
+ * build of this server too (a checkout of an earlier revision, built), as more
+ * targets in the same turns: before and after, measured alike. Every call carries one
+ * row as raw contents, as tritonclient sends it; the echo answers with as many
+ * bytes as this server does on the tiny model. All servers run at once and the
+ * targets take turns, run by run, so that a busy neighbour weighs on all alike.
+ *
+ * Calls/s depend on what else the cores are doing, and so, less, does a saturated
+ * server's CPU time per call (starved, it handles fewer calls per turn of its event
+ * loop). So each target also takes a run at a fixed rate below every target's
+ * capacity (--rate, calls a second in all), where the servers' CPU time per call
+ * (user + system from /proc, the whole process and its main thread) is the cost of
+ * a call at equal throughput.
  *
  * h2load sees only HTTP statuses, and a failed gRPC call is an HTTP 200 with its
  * grpc-status in the trailers. So grpc-status is counted by the server: this
@@ -16,8 +28,10 @@
  * target with a grpc-js client first checks that the frame h2load sends is
  * answered OK (the echo server has no other failure: it answers every call).
  */
-import { writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { credentials, Client, status } from '@grpc/grpc-js';
 import { loadServiceDefinitions } from '../src/grpc/protos.js';
@@ -25,8 +39,8 @@ import { fmt } from '../src/loadtool/format.js';
 import { machineInfo, reportHeading } from '../src/loadtool/machine.js';
 import { projectFile } from '../src/project-files.js';
 import { measureCeiling } from './ceiling.js';
-import { startBrisk, startChild, type ChildServer } from './lib/child-server.js';
-import { h2loadAvailable, runH2load, type GrpcLoadOptions } from './lib/h2load.js';
+import { startChild, type ChildServer } from './lib/child-server.js';
+import { h2loadAvailable, runH2load, type GrpcLoadOptions, type H2loadRun } from './lib/h2load.js';
 import type { LoadResult } from './lib/load.js';
 import { medianRun } from './lib/report.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
@@ -37,13 +51,18 @@ const { values: args } = parseArgs({
     repeat: { type: 'string', default: '3' },
     connections: { type: 'string', default: '16' },
     streams: { type: 'string', default: '32' },
+    rate: { type: 'string', default: '2000' },
     out: { type: 'string', default: projectFile('bench', 'results', 'grpc-baseline.md') },
+    // Another build of this server to measure (a baseline checkout's dist/src/cli.js, say).
+    brisk: { type: 'string', default: projectFile('dist', 'src', 'cli.js') },
+    baseline: { type: 'string' },
   },
 });
 const durationSeconds = Number(args.duration);
 const repeat = Number(args.repeat);
 const connections = Number(args.connections);
 const streams = Number(args.streams);
+const fixedRate = Number(args.rate);
 const METHOD = '/inference.GRPCInferenceService/ModelInfer';
 
 const { definition } = loadServiceDefinitions();
@@ -74,6 +93,15 @@ interface GrpcRun extends LoadResult {
   h2loadRate: number;
   /** By the server, over the measured run; undefined where the server keeps no count (the echo server). */
   server?: StatusTally;
+  /** The server's CPU time per OK call over the measured run, µs: all its threads, and its main thread; undefined without /proc. */
+  cpuMicrosPerCall?: CpuPerCall;
+  /** The same over the run at the fixed rate that follows it. */
+  fixedRate?: { callsPerSecond: number; cpuMicrosPerCall?: CpuPerCall };
+}
+
+interface CpuPerCall {
+  process: number;
+  main: number;
 }
 
 interface Row {
@@ -81,6 +109,38 @@ interface Row {
   runs: GrpcRun[];
   median: GrpcRun;
 }
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system) a process has used, all threads and its main thread, from /proc; undefined elsewhere. */
+function cpuSeconds(pid: number): { process: number; main: number } | undefined {
+  const seconds = (path: string): number => {
+    const stat = readFileSync(path, 'utf8');
+    // utime and stime are fields 14 and 15 of the line, after the command in parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  };
+  try {
+    return { process: seconds(`/proc/${pid}/stat`), main: seconds(`/proc/${pid}/task/${pid}/stat`) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** This server from a build's cli.js, on free loopback ports, as startBrisk starts it. */
+function startBriskAt(cli: string, extraArgs: readonly string[]): Promise<ChildServer> {
+  const state = mkdtempSync(path.join(tmpdir(), 'brisk-bench-state-'));
+  const serve = ['serve', '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--admin-port', '0', '--state-dir', state, '--drain-delay', '0'];
+  return startChild(process.execPath, [cli, ...serve, ...extraArgs], (line) => line['msg'] === 'serving');
+}
+
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** One call with grpc-js carrying exactly the bytes h2load sends; throws unless it is answered OK. */
 function verifyCall(port: number, message: Buffer): Promise<void> {
@@ -130,39 +190,69 @@ function difference(after: StatusTally, before: StatusTally): StatusTally {
   return { ok: after.ok - before.ok, failed, cancelled: after.cancelled - before.cancelled };
 }
 
-async function load(target: string, port: number, scenario: Scenario, tally?: () => Promise<StatusTally>): Promise<Row> {
-  const options: GrpcLoadOptions = { host: '127.0.0.1', port, method: METHOD, message: requestMessage(scenario), connections, streamsPerConnection: streams, durationSeconds };
-  await verifyCall(port, requestMessage(scenario));
-  const runs: GrpcRun[] = [];
-  for (let r = 0; r < repeat; r++) {
-    await runH2load({ ...options, durationSeconds: 1 });
-    const before = tally ? await settledTally(tally) : undefined;
-    const h2 = await runH2load(options);
-    const server = tally && before ? difference(await settledTally(tally), before) : undefined;
-    // Goodput: the calls h2load had answered, less those the server says failed.
-    const ok = server ? Math.max(0, h2.completed - failedCount(server)) : h2.completed;
-    const run: GrpcRun = {
-      connections: connections * streams,
-      requests: h2.completed,
-      requestsPerSecond: ok / h2.seconds,
-      errors: h2.failed,
-      non2xx: h2.non200 + (server ? failedCount(server) : 0),
-      latencyMs: h2.latencyMs,
-      h2loadRate: h2.completed / h2.seconds,
-      ...(server ? { server } : {}),
-    };
-    runs.push(run);
-    const failures = server ? `, ${failedCount(server)} failed by the server's count` : '';
-    process.stderr.write(`  ${target} run ${r + 1}: ${run.requestsPerSecond.toFixed(0)} OK calls/s${failures}, p99 ${run.latencyMs.p99.toFixed(2)} ms\n`);
-  }
-  return { target, runs, median: medianRun(runs) };
+interface Target {
+  name: string;
+  port: number;
+  pid: number;
+  scenario: Scenario;
+  tally?: () => Promise<StatusTally>;
+  runs: GrpcRun[];
+}
+
+/** CPU time per call between two readings, µs. */
+function perCall(before: CpuPerCall | undefined, after: CpuPerCall | undefined, calls: number): CpuPerCall | undefined {
+  if (!before || !after || calls <= 0) return undefined;
+  return { process: ((after.process - before.process) * 1e6) / calls, main: ((after.main - before.main) * 1e6) / calls };
+}
+
+/** One h2load run with the server's count and CPU time around it: calls it answered, by its count where it keeps one. */
+async function counted(target: Target, options: GrpcLoadOptions): Promise<{ h2: H2loadRun; server?: StatusTally; cpu?: CpuPerCall }> {
+  const before = target.tally ? await settledTally(target.tally) : undefined;
+  const cpuBefore = cpuSeconds(target.pid);
+  const h2 = await runH2load(options);
+  const server = target.tally && before ? difference(await settledTally(target.tally), before) : undefined;
+  // Once the server's count has settled, every call it counts has had all its CPU time.
+  const cpuAfter = cpuSeconds(target.pid);
+  // Every call the server finished in the run, also those h2load stopped reading.
+  const finished = server ? server.ok + failedCount(server) : h2.completed;
+  const cpu = perCall(cpuBefore, cpuAfter, finished);
+  return { h2, ...(server ? { server } : {}), ...(cpu ? { cpu } : {}) };
+}
+
+/** One measured run of a target, after a warm-up run of its own, then a run at the fixed rate. */
+async function measure(target: Target, round: number): Promise<void> {
+  const options: GrpcLoadOptions = { host: '127.0.0.1', port: target.port, method: METHOD, message: requestMessage(target.scenario), connections, streamsPerConnection: streams, durationSeconds };
+  await runH2load({ ...options, durationSeconds: 1 });
+  const { h2, server, cpu } = await counted(target, options);
+  // Goodput: the calls h2load had answered, less those the server says failed.
+  const ok = server ? Math.max(0, h2.completed - failedCount(server)) : h2.completed;
+  const fixed = await counted(target, { ...options, callsPerSecondPerConnection: Math.max(1, Math.round(fixedRate / connections)) });
+  const run: GrpcRun = {
+    connections: connections * streams,
+    requests: h2.completed,
+    requestsPerSecond: ok / h2.seconds,
+    errors: h2.failed,
+    non2xx: h2.non200 + (server ? failedCount(server) : 0),
+    latencyMs: h2.latencyMs,
+    h2loadRate: h2.completed / h2.seconds,
+    ...(server ? { server } : {}),
+    ...(cpu ? { cpuMicrosPerCall: cpu } : {}),
+    fixedRate: { callsPerSecond: fixed.h2.completed / fixed.h2.seconds, ...(fixed.cpu ? { cpuMicrosPerCall: fixed.cpu } : {}) },
+  };
+  target.runs.push(run);
+  const failures = server ? `, ${failedCount(server)} failed by the server's count` : '';
+  const cpuText = (c: CpuPerCall | undefined) => (c ? `${c.process.toFixed(1)} µs CPU a call (main thread ${c.main.toFixed(1)})` : 'no CPU figures');
+  process.stderr.write(
+    `  ${target.name} run ${round + 1}: ${run.requestsPerSecond.toFixed(0)} OK calls/s${failures}, p99 ${run.latencyMs.p99.toFixed(2)} ms, ${cpuText(cpu)}; ` +
+      `at ${run.fixedRate!.callsPerSecond.toFixed(0)} calls/s ${cpuText(fixed.cpu)}\n`,
+  );
 }
 
 async function main(): Promise<void> {
   if (!(await h2loadAvailable())) throw new Error('h2load is not installed (Debian: apt-get install nghttp2-client)');
   const machine = machineInfo();
+  const loadAtStart = os.loadavg();
   const command = `npm run bench:grpc -- ${process.argv.slice(2).join(' ')}`.trim();
-  const rows: Row[] = [];
   const tiny = SCENARIOS['tiny']!;
   const heavy = SCENARIOS['heavy']!;
 
@@ -172,22 +262,44 @@ async function main(): Promise<void> {
     os.availableParallelism(),
   );
 
-  const echo: ChildServer = await startChild(process.execPath, [projectFile('dist', 'bench', 'grpc-echo-server.js')], (l) => l['msg'] === 'serving');
+  const started: ChildServer[] = [];
+  const targets: Target[] = [];
   try {
-    rows.push(await load('grpc-js echo (transport ceiling)', echo.ready['grpcPort'] as number, tiny));
+    const startEcho = async (name: string, extra: string[]): Promise<void> => {
+      const echo = await startChild(process.execPath, [projectFile('dist', 'bench', 'grpc-echo-server.js'), ...extra], (l) => l['msg'] === 'serving');
+      started.push(echo);
+      targets.push({ name, port: echo.ready['grpcPort'] as number, pid: echo.process.pid!, scenario: tiny, runs: [] });
+    };
+    await startEcho('grpc-js echo, proto-loader (the floor)', []);
+    await startEcho('grpc-js echo, bytes only (transport alone)', ['--bytes']);
+    const startBrisk = async (cli: string, label: string): Promise<void> => {
+      const brisk = await startBriskAt(cli, ['--metrics', 'true']);
+      started.push(brisk);
+      const tally = () => briskTally(brisk.ready['httpPort'] as number);
+      for (const scenario of [tiny, heavy]) {
+        targets.push({ name: `${label} ModelInfer ${scenario.model}`, port: brisk.ready['grpcPort'] as number, pid: brisk.process.pid!, scenario, tally, runs: [] });
+      }
+    };
+    if (args.baseline) await startBrisk(args.baseline, 'brisk (baseline build)');
+    await startBrisk(args.brisk, 'brisk');
+    for (const target of targets) await verifyCall(target.port, requestMessage(target.scenario));
+    for (let round = 0; round < repeat; round++) for (const target of targets) await measure(target, round);
   } finally {
-    await echo.stop();
+    await Promise.all(started.map((child) => child.stop()));
   }
-
-  const brisk = await startBrisk(['--metrics', 'true']);
-  try {
-    const tally = () => briskTally(brisk.ready['httpPort'] as number);
-    for (const scenario of [tiny, heavy]) rows.push(await load(`brisk ModelInfer ${scenario.model}`, brisk.ready['grpcPort'] as number, scenario, tally));
-  } finally {
-    await brisk.stop();
-  }
+  const rows: Row[] = targets.map((t) => ({ target: t.name, runs: t.runs, median: medianRun(t.runs) }));
 
   const echoRate = rows[0]!.median.requestsPerSecond;
+  /** The median over a row's runs of one CPU figure; undefined if a run has none. */
+  const cpuOf = (row: Row, pick: (run: GrpcRun) => number | undefined): number | undefined => {
+    const values = row.runs.map(pick);
+    return values.every((v) => v !== undefined) ? median(values as number[]) : undefined;
+  };
+  const saturatedCpu = (row: Row) => [cpuOf(row, (r) => r.cpuMicrosPerCall?.process), cpuOf(row, (r) => r.cpuMicrosPerCall?.main)] as const;
+  const fixedCpu = (row: Row) => [cpuOf(row, (r) => r.fixedRate?.cpuMicrosPerCall?.process), cpuOf(row, (r) => r.fixedRate?.cpuMicrosPerCall?.main)] as const;
+  const pair = ([all, main]: readonly [number | undefined, number | undefined]): string =>
+    all !== undefined && main !== undefined ? `${fmt(all, 1)} (${fmt(main, 1)})` : '';
+  const [echoFixed] = fixedCpu(rows[0]!);
   const lines = [
     '| target | OK calls/s (median) | runs min–max | p50 ms | p95 ms | p99 ms | failed calls (gRPC status, HTTP or reset) | × echo | × ceiling |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -196,6 +308,16 @@ async function main(): Promise<void> {
       const rates = row.runs.map((r) => r.requestsPerSecond);
       const vsCeiling = row.target.includes('heavy') ? fmt(m.requestsPerSecond / ceiling.rowsPerSecond, 2) : '';
       return `| ${row.target} | ${fmt(m.requestsPerSecond)} | ${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))} | ${fmt(m.latencyMs.p50, 2)} | ${fmt(m.latencyMs.p95, 2)} | ${fmt(m.latencyMs.p99, 2)} | ${m.non2xx + m.errors} | ${fmt(m.requestsPerSecond / echoRate, 2)} | ${vsCeiling} |`;
+    }),
+    '',
+    `| target | server CPU µs/call, saturated (main thread) | at ${fmt(fixedRate)} calls/s (main thread) | runs min–max at ${fmt(fixedRate)} calls/s | × echo, by CPU at ${fmt(fixedRate)} calls/s |`,
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rows.map((row) => {
+      const fixed = fixedCpu(row);
+      const values = row.runs.flatMap((r) => (r.fixedRate?.cpuMicrosPerCall ? [r.fixedRate.cpuMicrosPerCall.process] : []));
+      const spread = values.length ? `${fmt(Math.min(...values), 1)}–${fmt(Math.max(...values), 1)}` : '';
+      const vsEcho = fixed[0] !== undefined && echoFixed !== undefined ? fmt(echoFixed / fixed[0], 2) : '';
+      return `| ${row.target} | ${pair(saturatedCpu(row))} | ${pair(fixed)} | ${spread} | ${vsEcho} |`;
     }),
   ];
   const sum = (runs: GrpcRun[], f: (r: GrpcRun) => number) => runs.reduce((a, r) => a + f(r), 0);
@@ -215,8 +337,11 @@ async function main(): Promise<void> {
   });
   const report = [
     ...reportHeading('gRPC baseline: brisk vs a bare grpc-js server vs in-process ONNX Runtime', command, machine),
-    `Load generator: h2load, ${connections} connections × ${streams} streams, unary ModelInfer with one row in raw_input_contents; ${durationSeconds} s per run after a 1 s warm-up run, median of ${repeat} runs; on the same cores as the server.`,
+    `Load generator: h2load, ${connections} connections × ${streams} streams, unary ModelInfer with one row in raw_input_contents; ${durationSeconds} s per run after a 1 s warm-up run, median of ${repeat} runs, the targets taking turns run by run; on the same cores as the servers.`,
+    ...(args.baseline ? [`Baseline build: \`${args.baseline}\`; this build: \`${args.brisk}\`.`] : []),
+    `Load average when the runs began: ${loadAtStart.map((l) => l.toFixed(2)).join(', ')}; when they ended: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}.`,
     'Calls/s counts calls that succeeded: h2load\'s calls answered with HTTP 200, less the calls the server counted as failed (a failed gRPC call is an HTTP 200 too). Latency is h2load\'s, over every call it had answered.',
+    `Server CPU is the server process\'s user + system time (from /proc) per call it finished, over each saturated run and over a run of ${durationSeconds} s at ${fmt(fixedRate)} calls/s that follows it (h2load --rps); "× echo, by CPU" is the proto-loader echo\'s CPU per call at that rate over the target\'s: how many calls the target serves per CPU second, relative to the echo, at equal throughput.`,
     '',
     `In-process ceiling for heavy_mlp: ${fmt(ceiling.rowsPerSecond)} rows/s (batch ${ceiling.batchSize}, ${ceiling.threads} thread(s) × ${ceiling.intraOpThreads} intra-op, all threads over one window).`,
     '',

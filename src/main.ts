@@ -36,6 +36,17 @@ export const SERVER_VERSION: string = (
 /** Time for the answers to requests abandoned at the drain timeout to leave before gRPC is closed by force. */
 const ABANDONED_ANSWERS_MS = 200;
 
+/** BRISK_CONSOLE_SESSION_SECONDS: how long a console sign-in lasts (tests shorten it to see expiry). */
+function consoleSession(env: NodeJS.ProcessEnv): { consoleSessionSeconds?: number } {
+  const raw = env['BRISK_CONSOLE_SESSION_SECONDS'];
+  if (raw === undefined || raw === '') return {};
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 7 * 86400) {
+    throw new Error(`BRISK_CONSOLE_SESSION_SECONDS=${JSON.stringify(raw.slice(0, 32))} must be whole seconds from 1 to 604800 (a week)`);
+  }
+  return { consoleSessionSeconds: seconds };
+}
+
 export interface RunningServer {
   httpPort: number;
   grpcPort: number;
@@ -157,8 +168,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   else await rollouts.load();
   const admin = adminTokens.length
     ? await startAdminServer(
-        { store: routes, shadowStats, servable: (model, version) => registry.servable(model, version), service, rollouts },
-        { host: config.adminHost, port: config.adminPort, tokens: adminTokens },
+        { store: routes, shadowStats, servable: (model, version) => registry.servable(model, version), service, rollouts, registry },
+        { host: config.adminHost, port: config.adminPort, tokens: adminTokens, ...consoleSession(process.env) },
         log,
       )
     : undefined;
@@ -171,9 +182,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // Readiness fails at once while serving goes on: load balancers stop sending before the listeners close.
     service.draining = true;
     // No rollout decision is taken while draining: the saved state resumes on the next start.
-    rollouts.stop();
-    // Another replica takes the rollouts over at once; the routes stay as they were, served from memory.
-    await shared.leader?.stop();
+    const rolloutsStopped = rollouts.stop();
+    // Another replica takes the rollouts over once a decision being applied is saved; the routes
+    // stay as they were, served from memory.
+    const leadershipReleased = rolloutsStopped.then(() => shared.leader?.stop());
     // No loads or unloads start once shutdown has begun.
     poller?.stop();
     registry.refuseChanges();
@@ -195,6 +207,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       log.error('drain timeout: cutting off HTTP bodies still arriving or answers still being sent');
     }
     await grpcClosed;
+    // A decision that was being applied when shutdown began is saved before the process ends.
+    await leadershipReleased;
     // A worker stopped inside ONNX Runtime's native run takes the process down with it
     // (the binding throws during thread teardown): running batches end first.
     const hardDeadline = performance.now() + 60_000;

@@ -2,7 +2,8 @@
  * The arithmetic and the table of `npm run bench:cpu`: a figure over rounds is the
  * median with its min–max; a comparison is made round by round (each round pairs
  * figures measured seconds apart, so drift on a shared machine cancels) and its
- * median is what the goal is judged on.
+ * median is what the goal is judged on. With a baseline build measured in the same
+ * rounds, each row also carries its "before" figure and the after/before ratio.
  */
 import { fmt } from '../../src/loadtool/format.js';
 
@@ -25,10 +26,13 @@ export function spread(values: readonly number[]): Spread {
 
 export type Comparison = 'ratio' | 'difference';
 
-/** Round by round: a/b for a ratio, a−b for a difference. */
+/**
+ * Round by round: a/b for a ratio, a−b for a difference. A ratio over 0 is NaN, no
+ * figure (an idle thread's CPU can read 0 ticks), so spread() leaves that round out.
+ */
 export function paired(kind: Comparison, a: readonly number[], b: readonly number[]): number[] {
   if (a.length !== b.length) throw new Error(`cannot pair ${a.length} figures with ${b.length}`);
-  return a.map((x, i) => (kind === 'ratio' ? x / b[i]! : x - b[i]!));
+  return a.map((x, i) => (kind === 'ratio' ? (b[i] === 0 ? Number.NaN : x / b[i]!) : x - b[i]!));
 }
 
 export interface Goal {
@@ -44,10 +48,21 @@ export interface CaseRow {
   floor?: { label: string; figure: Spread };
   comparison?: { kind: Comparison; figure: Spread; goal?: Goal };
   averageBatch?: Spread;
+  /** The same figure from the baseline build ("before"; brisk is "after"), when the run had one. */
+  baseline?: BaselineFigures;
 }
 
-/** One row's figures from per-round values. */
-export function caseRow(options: {
+export interface BaselineFigures {
+  figure: Spread;
+  /** after/before, round by round. */
+  change: Spread;
+  /** The baseline against the same floor, round by round (no goal: the goal is brisk's). */
+  comparison?: { kind: Comparison; figure: Spread };
+  averageBatch?: Spread;
+}
+
+/** One row's values, one per round. */
+export interface CaseRowOptions {
   case: string;
   unit: string;
   brisk: readonly number[];
@@ -55,7 +70,12 @@ export function caseRow(options: {
   comparison?: Comparison;
   goal?: Goal;
   averageBatch?: readonly number[];
-}): CaseRow {
+  /** The baseline build's figures in the same rounds. */
+  baseline?: { values: readonly number[]; averageBatch?: readonly number[] };
+}
+
+/** One row's figures from per-round values. */
+export function caseRow(options: CaseRowOptions): CaseRow {
   const row: CaseRow = { case: options.case, unit: options.unit, brisk: spread(options.brisk) };
   if (options.floor) {
     row.floor = { label: options.floor.label, figure: spread(options.floor.values) };
@@ -65,7 +85,17 @@ export function caseRow(options: {
     }
   }
   if (options.averageBatch) row.averageBatch = spread(options.averageBatch);
+  if (options.baseline) row.baseline = baselineFigures(options, options.baseline);
   return row;
+}
+
+function baselineFigures(options: CaseRowOptions, baseline: NonNullable<CaseRowOptions['baseline']>): BaselineFigures {
+  const figures: BaselineFigures = { figure: spread(baseline.values), change: spread(paired('ratio', options.brisk, baseline.values)) };
+  if (options.floor && options.comparison) {
+    figures.comparison = { kind: options.comparison, figure: spread(paired(options.comparison, baseline.values, options.floor.values)) };
+  }
+  if (baseline.averageBatch) figures.averageBatch = spread(baseline.averageBatch);
+  return figures;
 }
 
 /** PASS, FAIL, or undefined where there is no goal or no figure to judge. */
@@ -100,7 +130,9 @@ function formatComparison(c: NonNullable<CaseRow['comparison']>, unit: string): 
   return { figure, goal: c.goal ? `≤ ${signed(c.goal.atMost, 0)} ${unit}` : '' };
 }
 
+/** The table; with a baseline in the rows, its before and after columns. */
 export function caseTable(rows: readonly CaseRow[]): string {
+  if (rows.some((row) => row.baseline)) return beforeAfterTable(rows);
   const lines = [
     '| case | brisk | floor | ratio / difference | goal | pass/fail | avg batch |',
     '| --- | ---: | ---: | ---: | ---: | :---: | ---: |',
@@ -112,6 +144,29 @@ export function caseTable(rows: readonly CaseRow[]): string {
     const comparison = row.comparison ? formatComparison(row.comparison, row.unit) : { figure: '', goal: '' };
     const batch = row.averageBatch ? formatSpread(row.averageBatch, 1) : '';
     lines.push(`| ${row.case} | ${brisk} | ${floor} | ${comparison.figure} | ${comparison.goal} | ${verdict(row) ?? ''} | ${batch} |`);
+  }
+  return lines.join('\n');
+}
+
+/** "2.00× (1.50–3.00)": after/before, round by round. */
+export const formatChange = (s: Spread): string => formatSpread(s, 2, '', '×');
+
+function beforeAfterTable(rows: readonly CaseRow[]): string {
+  const lines = [
+    '| case | before | after | after/before | floor | before vs floor | after vs floor | goal | pass/fail | avg batch before | avg batch after |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | ---: | ---: |',
+  ];
+  for (const row of rows) {
+    const digits = row.unit === 'µs' && Math.max(row.brisk.median, row.baseline?.figure.median ?? 0) >= 100 ? 0 : 1;
+    const figure = (s: Spread | undefined) => (s ? formatSpread(s, digits, '', ` ${row.unit}`) : '');
+    const floor = row.floor ? `${figure(row.floor.figure)} ${row.floor.label}` : '';
+    const after = row.comparison ? formatComparison(row.comparison, row.unit) : { figure: '', goal: '' };
+    const before = row.baseline?.comparison ? formatComparison(row.baseline.comparison, row.unit).figure : '';
+    const change = row.baseline ? formatChange(row.baseline.change) : '';
+    const batch = (s: Spread | undefined) => (s ? formatSpread(s, 1) : '');
+    lines.push(
+      `| ${row.case} | ${figure(row.baseline?.figure)} | ${figure(row.brisk)} | ${change} | ${floor} | ${before} | ${after.figure} | ${after.goal} | ${verdict(row) ?? ''} | ${batch(row.baseline?.averageBatch)} | ${batch(row.averageBatch)} |`,
+    );
   }
   return lines.join('\n');
 }

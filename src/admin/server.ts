@@ -11,6 +11,7 @@
  *   GET  /admin/audit                               every change
  *   POST /v2/repository/index                       every model version with its state and reason
  *   POST /v2/repository/models/{model}/load|unload  Triton's repository extension (see http/repository-routes.ts)
+ * The operator console (src/console) is mounted under /console on the same port, with rules of its own for browsers.
  * A stale If-Match gets 409; invalid input 400 and nothing changes; a route that
  * does not exist 404 (for promote and rollback too, whatever If-Match says); a
  * second rollout on a route whose rollout has not ended 409.
@@ -27,6 +28,9 @@ import type { RouteStore, RouteState } from '../routing/route-store.js';
 import { parseRouteSpec, targetId, type RouteSpec } from '../routing/route.js';
 import type { ShadowStatsTable } from '../routing/shadow-stats.js';
 import type { RolloutController } from '../rollout/rollout-controller.js';
+import type { ModelRegistry } from '../models/registry.js';
+import { addConsoleRoutes } from '../console/console-routes.js';
+import { ConsoleState } from '../console/console-state.js';
 import { RepositoryControl } from './repository-control.js';
 import { authenticate, type AdminToken } from './tokens.js';
 
@@ -34,7 +38,11 @@ export interface AdminServerOptions {
   host: string;
   port: number;
   tokens: readonly AdminToken[];
+  /** The operator console's session length; by default 8 hours (a shift). */
+  consoleSessionSeconds?: number;
 }
+
+export const DEFAULT_CONSOLE_SESSION_SECONDS = 8 * 3600;
 
 export interface AdminDependencies {
   store: RouteStore;
@@ -44,6 +52,8 @@ export interface AdminDependencies {
   /** For the repository index, loads and unloads. */
   service: InferenceService;
   rollouts: RolloutController;
+  /** The console's view of each version: instances, batch settings, load time, queue depth. */
+  registry: Pick<ModelRegistry, 'list'>;
 }
 
 const MAX_ADMIN_BODY = 1024 * 1024;
@@ -217,12 +227,21 @@ export function startAdminServer(deps: AdminDependencies, options: AdminServerOp
     '/v2/repository/index',
     guarded((res, state, _token, { contentLength }) => answerIndex(res, state, contentLength, deps.service)),
   );
-  addRepositoryRoutes(app, new RepositoryControl(deps.service, options.tokens, log), {
+  const control = new RepositoryControl(deps.service, options.tokens, log);
+  addRepositoryRoutes(app, control, {
     via: 'admin',
     begin: () => ({ finished: false }),
     identify,
     maxBodyBytes: MAX_ADMIN_BODY,
   });
+
+  const consoleState = new ConsoleState({ registry: deps.registry, service: deps.service, store, shadowStats, rollouts: deps.rollouts });
+  addConsoleRoutes(
+    app,
+    { tokens: options.tokens, store, rollouts: deps.rollouts, control, servable: deps.servable, state: consoleState },
+    // This listener is plain HTTP; a TLS proxy in front is recognised by X-Forwarded-Proto.
+    { sessionSeconds: options.consoleSessionSeconds ?? DEFAULT_CONSOLE_SESSION_SECONDS, tls: false },
+  );
 
   app.any(
     '/*',
@@ -236,8 +255,15 @@ export function startAdminServer(deps: AdminDependencies, options: AdminServerOp
         return;
       }
       const port = uws.us_socket_local_port(socket);
-      log.info({ adminHost: options.host, adminPort: port, tokens: options.tokens.map((t) => t.name) }, 'admin API listening');
-      resolve({ port, close: () => uws.us_listen_socket_close(socket) });
+      log.info({ adminHost: options.host, adminPort: port, tokens: options.tokens.map((t) => t.name), console: `/console` }, 'admin API listening');
+      consoleState.start();
+      resolve({
+        port,
+        close: () => {
+          consoleState.stop();
+          uws.us_listen_socket_close(socket);
+        },
+      });
     });
   });
 }

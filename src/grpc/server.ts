@@ -22,13 +22,13 @@ import { RepositoryControl } from '../admin/repository-control.js';
 import type { AdminToken } from '../admin/tokens.js';
 import { invalidArgument, ServingError, toServingError } from '../errors.js';
 import { decodedTensorBytes, type ByteBudget, type Reservation } from '../inference/byte-budget.js';
-import type { InferenceService } from '../inference/service.js';
-import { Cancellation } from '../types.js';
+import type { Admission, InferenceService } from '../inference/service.js';
+import { Cancellation, type InferRequest } from '../types.js';
 import type { Logger } from '../observability/logger.js';
 import { estimateDeserializedBytes } from './deserialized-size.js';
-import { decodeGrpcInferRequest } from './infer-request.js';
-import { encodeGrpcInferResponse } from './infer-response.js';
-import type { GrpcModelInferRequest, GrpcModelInferResponse } from './messages.js';
+import { toInferRequest } from './infer-request.js';
+import { encodeInferResponse, encodeStreamError, encodeStreamInferResponse } from './infer-response.js';
+import { readModelInferRequest, type ModelInferMessage } from './model-infer-message.js';
 import { loadServiceDefinitions } from './protos.js';
 import { repositoryMethods } from './repository.js';
 import { GRPC_STATUS } from './status.js';
@@ -77,16 +77,18 @@ function service(grpcObject: GrpcObject, path: string): ServiceClientConstructor
 }
 
 /**
- * The inference methods take their messages as received: the handler asks the byte
- * budget before deserializing one (proto-loader builds two object trees, many times
- * the message), and answers a malformed one INVALID_ARGUMENT itself (grpc-js would
- * answer INTERNAL). Messages waiting to be read are only their bytes.
+ * The inference methods take their messages as received and answer with bytes: the
+ * handler asks the byte budget before reading a message (model-infer-message.ts, then
+ * infer-request.ts, decode it straight into the internal request), answers a malformed
+ * one INVALID_ARGUMENT itself (grpc-js would answer INTERNAL), and encodes its answer
+ * itself (infer-response.ts), so that the budget knows its size. Messages waiting to be
+ * read are only their bytes. The other methods keep proto-loader's (de)serializers.
  */
-function deferredDeserializers(definition: ServiceDefinition, methods: readonly string[]): ServiceDefinition {
+function asBytes(definition: ServiceDefinition, methods: readonly string[]): ServiceDefinition {
   return Object.fromEntries(
     Object.entries(definition).map(([method, original]) => [
       method,
-      methods.includes(method) ? { ...original, requestDeserialize: (bytes: Buffer) => bytes } : original,
+      methods.includes(method) ? { ...original, requestDeserialize: (bytes: Buffer) => bytes, responseSerialize: (bytes: Buffer) => bytes } : original,
     ]),
   ) as ServiceDefinition;
 }
@@ -104,63 +106,58 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': -1,
     'grpc.max_concurrent_streams': options.maxConcurrentStreams,
+    // Per-call bookkeeping (call counts, timestamps) for a channelz service this server does not offer.
+    'grpc.enable_channelz': 0,
   });
 
   const inferenceService = service(grpcObject, INFERENCE_SERVICE).service;
-  const deserialize = inferenceService['ModelInfer']!.requestDeserialize as (bytes: Buffer) => GrpcModelInferRequest;
 
   /**
-   * A received message, deserialized once the byte budget holds room for it: a message that
-   * could never fit is RESOURCE_EXHAUSTED before any of it is built. Refusals are counted
-   * under no model (none is known yet).
+   * A received message read off the wire once the byte budget holds room for what decoding it
+   * may allocate: a message that could never fit is RESOURCE_EXHAUSTED before any of it is read.
+   * Refusals are counted under no model (none is known yet).
    */
-  const readMessage = (bytes: Buffer, reservation: Reservation): GrpcModelInferRequest => {
+  const readMessage = (bytes: Buffer, reservation: Reservation): ModelInferMessage => {
     try {
       reservation.grow(estimateDeserializedBytes(bytes));
-      try {
-        return deserialize(bytes);
-      } catch (error) {
-        throw invalidArgument(`malformed request message: ${error instanceof Error ? error.message : String(error)}`);
-      }
+      return readModelInferRequest(bytes);
     } catch (error) {
-      inference.refused(undefined, 'grpc', error);
-      throw error;
+      const refusal = error instanceof ServingError ? error : invalidArgument(`malformed request message: ${error instanceof Error ? error.message : String(error)}`);
+      inference.refused(undefined, 'grpc', refusal);
+      throw refusal;
     }
   };
 
-  /** One inference from a message; the same path for unary and streaming calls. The caller releases `reservation`. */
-  const infer = async (
-    message: GrpcModelInferRequest,
-    bytes: Buffer,
+  /**
+   * Admits a read message: unknown, unready and overloaded models are refused before the
+   * tensors are decoded, as over REST (admit counts these).
+   */
+  const admit = (message: ModelInferMessage, routingKey: string | undefined): Admission =>
+    inference.admit(message.modelName, message.modelVersion || undefined, routingKey, 'grpc');
+
+  /** The request an admitted message holds, its tensors decoded; the caller releases `reservation` if it throws. */
+  const decode = (
+    message: ModelInferMessage,
     call: ServerUnaryCall<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
-    cancellation: Cancellation,
+    routingKey: string | undefined,
+    admission: Admission,
     reservation: Reservation,
-  ): Promise<{ message: GrpcModelInferResponse; servedBy?: string }> => {
-    const routingKey = firstValue(call.metadata, 'x-routing-key');
-    // Unknown, unready and overloaded models are refused before the tensors are decoded, as over REST (admit counts these).
-    const admission = inference.admit(message.model_name, message.model_version || undefined, routingKey, 'grpc');
-    const deadline = deadlineUs(call);
-    const traceparent = firstValue(call.metadata, 'traceparent');
+  ): InferRequest => {
     let request;
     try {
-      request = decodeGrpcInferRequest(message, {
+      request = toInferRequest(message, {
         messageBytes: options.maxMessageBytes,
-        ...(deadline !== undefined ? { deadlineUs: deadline } : {}),
-        ...(routingKey ? { routingKey } : {}),
-        ...(traceparent ? { traceparent } : {}),
+        deadlineUs: deadlineUs(call),
+        routingKey,
+        traceparent: firstValue(call.metadata, 'traceparent'),
       });
     } catch (error) {
       inference.refused(admission, 'grpc', error);
       throw error;
     }
-    // A queued call holds its message and the tensors decoded out of it; proto-loader's trees are garbage by now.
-    reservation.set(bytes.length + decodedTensorBytes(request.inputs, bytes));
-    request.cancellation = cancellation;
-    const response = await inference.infer(request, admission);
-    const encoded = encodeGrpcInferResponse(response);
-    // The answer counts instead of the request until it is handed over.
-    reservation.set(encoded.raw_output_contents.reduce((sum, b) => sum + b.byteLength, 0));
-    return { message: encoded, ...(response.servedBy ? { servedBy: response.servedBy } : {}) };
+    // A queued call holds its message and the tensors decoded out of it (raw contents are views of it).
+    reservation.set(message.bytes.length + decodedTensorBytes(request.inputs, message.bytes));
+    return request;
   };
 
   const unary =
@@ -174,10 +171,12 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
     };
 
   const logUnexpected = (error: unknown): void => {
+    // A ServingError with a cause wraps something thrown that nobody expected.
     if (!(error instanceof ServingError)) log.error({ err: error }, 'gRPC inference failed unexpectedly');
+    else if (error.cause !== undefined) log.error({ err: error.cause }, 'gRPC inference failed unexpectedly');
   };
 
-  server.addService(deferredDeserializers(inferenceService, ['ModelInfer', 'ModelStreamInfer']), {
+  server.addService(asBytes(inferenceService, ['ModelInfer', 'ModelStreamInfer']), {
     ServerLive: unary(() => ({ live: true })),
     ServerReady: unary(() => ({ ready: inference.readiness().ready })),
     ModelReady: unary((request: { name: string; version: string }) => {
@@ -194,34 +193,56 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
       inference.modelMetadata(request.name, request.version || undefined),
     ),
     ...repositoryMethods(inference, new RepositoryControl(inference, options.adminTokens, log)),
-    ModelInfer: (call: ServerUnaryCall<Buffer, GrpcModelInferResponse>, callback: sendUnaryData<GrpcModelInferResponse>) => {
+    ModelInfer: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
       const reservation = options.budget.reserve();
-      const cancellation = new Cancellation();
-      call.on('cancelled', () => cancellation.cancel());
-      let message;
+      let admission;
+      let request;
       try {
-        message = readMessage(call.request, reservation);
+        const message = readMessage(call.request, reservation);
+        const routingKey = firstValue(call.metadata, 'x-routing-key');
+        admission = admit(message, routingKey);
+        request = decode(message, call, routingKey, admission, reservation);
       } catch (error) {
         reservation.release();
+        logUnexpected(error);
         callback(toStatus(error));
         return;
       }
-      infer(message, call.request, call, cancellation, reservation).then(
-        ({ message, servedBy }) => {
+      const cancellation = new Cancellation();
+      request.cancellation = cancellation;
+      call.on('cancelled', () => cancellation.cancel());
+      const fail = (error: unknown): void => {
+        reservation.release();
+        logUnexpected(error);
+        callback(toStatus(error));
+      };
+      // No promise per call: the service answers through one callback.
+      inference.serve(request, admission, (error, response) => {
+        if (error) {
+          fail(error);
+          return;
+        }
+        let encoded;
+        try {
+          encoded = encodeInferResponse(response!);
+        } catch (encodeError) {
+          fail(encodeError);
+          return;
+        }
+        // The answer counts instead of the request until it is handed over.
+        reservation.set(encoded.length);
+        if (response!.servedBy) {
           // The target a route chose travels in the trailers, as a response header does over REST.
           const trailers = new Metadata();
-          if (servedBy) trailers.set('x-served-by', servedBy);
-          callback(null, message, trailers);
-          reservation.release();
-        },
-        (error: unknown) => {
-          reservation.release();
-          logUnexpected(error);
-          callback(toStatus(error));
-        },
-      );
+          trailers.set('x-served-by', response!.servedBy);
+          callback(null, encoded, trailers);
+        } else {
+          callback(null, encoded);
+        }
+        reservation.release();
+      });
     },
-    ModelStreamInfer: (call: ServerDuplexStream<Buffer, unknown>) => {
+    ModelStreamInfer: (call: ServerDuplexStream<Buffer, Buffer>) => {
       // Each request is answered on the stream as it finishes, in any order, with its id.
       const inFlight = new Set<Cancellation>();
       // Held until grpc-js has handed the answer to HTTP/2; a cancelled call never calls back.
@@ -236,17 +257,20 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
       const finishIfDone = (): void => {
         if (inputEnded && inFlight.size === 0 && !call.cancelled) call.end();
       };
-      const answer = (reply: unknown, reservation: Reservation): void => {
+      const answer = (reply: Buffer, reservation: Reservation, cancellation: Cancellation): void => {
+        inFlight.delete(cancellation);
         if (call.cancelled || call.destroyed) {
           reservation.release();
-          return;
+        } else {
+          unwritten.add(reservation);
+          const more = call.write(reply, () => {
+            unwritten.delete(reservation);
+            reservation.release();
+          });
+          if (!more) writesBlocked = true;
         }
-        unwritten.add(reservation);
-        const more = call.write(reply, () => {
-          unwritten.delete(reservation);
-          reservation.release();
-        });
-        if (!more) writesBlocked = true;
+        flow();
+        finishIfDone();
       };
       call.on('drain', () => {
         writesBlocked = false;
@@ -256,30 +280,43 @@ export async function startGrpcServer(inference: InferenceService, options: Grpc
         for (const cancellation of inFlight) cancellation.cancel();
         for (const reservation of unwritten) reservation.release();
       });
+      // Metadata is the call's, the same for every request on it.
+      const routingKey = firstValue(call.metadata, 'x-routing-key');
       call.on('data', (bytes: Buffer) => {
         const reservation = options.budget.reserve();
         const cancellation = new Cancellation();
         inFlight.add(cancellation);
         flow();
         let id = '';
-        (async () => {
+        const fail = (error: unknown): void => {
+          reservation.release();
+          logUnexpected(error);
+          answer(encodeStreamError(toServingError(error).message, id), reservation, cancellation);
+        };
+        let admission;
+        let request;
+        try {
           const message = readMessage(bytes, reservation);
-          id = message.id ?? '';
-          return (await infer(message, bytes, call, cancellation, reservation)).message;
-        })()
-          .then(
-            (response) => answer({ error_message: '', infer_response: response }, reservation),
-            (error: unknown) => {
-              reservation.release();
-              logUnexpected(error);
-              answer({ error_message: toServingError(error).message, infer_response: { id } }, reservation);
-            },
-          )
-          .finally(() => {
-            inFlight.delete(cancellation);
-            flow();
-            finishIfDone();
-          });
+          id = message.id;
+          admission = admit(message, routingKey);
+          request = decode(message, call, routingKey, admission, reservation);
+        } catch (error) {
+          // Answered in a later tick, as every other answer: the stream's reading stays in step with flow().
+          queueMicrotask(() => fail(error));
+          return;
+        }
+        request.cancellation = cancellation;
+        inference.infer(request, admission).then((response) => {
+          let reply;
+          try {
+            reply = encodeStreamInferResponse(response);
+          } catch (error) {
+            fail(error);
+            return;
+          }
+          reservation.set(reply.length);
+          answer(reply, reservation, cancellation);
+        }, fail);
       });
       call.on('end', () => {
         inputEnded = true;

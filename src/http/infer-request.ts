@@ -10,13 +10,10 @@ import { decodeJsonData } from '../tensor/json-data.js';
 import { JsonRequestText } from '../tensor/json-literals.js';
 import { decodeRawTensor } from '../tensor/raw-tensor.js';
 import { checkedElementCount } from '../tensor/shape.js';
+import { decodeCommonJsonRequest } from './fast-infer-json.js';
+import { inputTensor, requestedOutput, restInferRequest, type RestInferTarget } from './rest-infer-request.js';
 
-export interface RestInferTarget {
-  modelName: string;
-  modelVersion?: string;
-  /** The Inference-Header-Content-Length header, '' when absent. */
-  headerLength: string;
-}
+export type { RestInferTarget };
 
 type JsonObject = Record<string, unknown>;
 
@@ -112,7 +109,7 @@ function decodeInput(raw: unknown, index: number, cursor: BinaryCursor, maxEleme
     if (data === undefined) throw invalidArgument(`${what}: has neither data nor binary_data_size`);
     tensorData = decodeJsonData(info, data, shape as number[], count, what, text, index);
   }
-  return { name, datatype: info.name, shape: shape as number[], data: tensorData, parameters };
+  return inputTensor(name, info.name, shape as number[], tensorData, parameters);
 }
 
 function decodeOutputs(raw: unknown): RequestedOutput[] | undefined {
@@ -122,7 +119,7 @@ function decodeOutputs(raw: unknown): RequestedOutput[] | undefined {
     if (!isObject(o) || typeof o['name'] !== 'string' || o['name'] === '') {
       throw invalidArgument(`outputs[${i}] must be an object with a non-empty name`);
     }
-    return { name: o['name'], parameters: parseParameters(o['parameters'], `outputs[${i}].parameters`) };
+    return requestedOutput(o['name'], parseParameters(o['parameters'], `outputs[${i}].parameters`));
   });
 }
 
@@ -147,6 +144,12 @@ BYTE_COST[0x7b] = DECODED_BYTES_PER_VALUE + DECODED_BYTES_PER_CONTAINER;
  * or object under 96 more, and the strings under twice the text (three times with
  * any non-ASCII byte, which makes the string two bytes a character).
  *
+ * The fast path for the common request (fast-infer-json.ts) allocates less: no
+ * tree, only the typed arrays (at most 8 bytes per element, and each element
+ * takes a value's share) and the strings; what it built before declining is
+ * garbage by the time the general decoder allocates. So the estimate holds for
+ * both.
+ *
  * The count takes a pass over the JSON part (about 2 ns a byte, a fifth of decoding
  * it), so it is made only when needed: while the budget has `room` for the most the
  * text could cost, that bound is the answer. It is held only while the body is
@@ -167,7 +170,17 @@ export function estimateDecodedBytes(body: Buffer, headerLength: string, room = 
   return (seen > 0x7f ? 3 : 2) * jsonLength + cost;
 }
 
+/**
+ * The common JSON request is read by the fast path (fast-infer-json.ts), which
+ * decodes it to exactly what the general decoder would; anything else it declines,
+ * and the general decoder reads it (and words its refusal).
+ */
 export function decodeInferRequest(body: Buffer, target: RestInferTarget): InferRequest {
+  return decodeCommonJsonRequest(body, target) ?? decodeGeneralInferRequest(body, target);
+}
+
+/** Any request, through JSON.parse. Exported for tests and benchmarks that compare it with the fast path. */
+export function decodeGeneralInferRequest(body: Buffer, target: RestInferTarget): InferRequest {
   const { json, binary } = splitBody(body, target.headerLength);
   // Integer data is read exactly from this text when a parsed double may have rounded it.
   const text = new JsonRequestText(json.toString('utf8'));
@@ -182,21 +195,6 @@ export function decodeInferRequest(body: Buffer, target: RestInferTarget): Infer
   const inputs = rawInputs.map((raw, i) => decodeInput(raw, i, cursor, maxElements, text));
   cursor.checkConsumed();
   const outputs = decodeOutputs(parsed['outputs']);
-  // Every field present, undefined or not: one object shape for every request.
-  return {
-    modelName: target.modelName,
-    modelVersion: target.modelVersion,
-    id: id as string | undefined,
-    parameters: parseParameters(parsed['parameters'], 'parameters'),
-    inputs,
-    outputs,
-    protocol: 'rest',
-    cancellation: undefined,
-    deadlineUs: undefined,
-    routingKey: undefined,
-    traceparent: undefined,
-    traceSpan: undefined,
-    lowestPriority: undefined,
-  };
+  return restInferRequest(target, id as string | undefined, parseParameters(parsed['parameters'], 'parameters'), inputs, outputs);
 }
 

@@ -25,8 +25,26 @@ function wantsBinary(output: OutputTensor, response: InferResponse): boolean {
 
 const shapeJson = (shape: readonly number[]): string => `[${shape.join(',')}]`;
 
+/**
+ * `{"model_name":…,"model_version":…` per name and version, made once: names are those of
+ * served models and routes (a request for any other is refused before it gets an answer), so
+ * the table stays as small as the repository.
+ */
+const prefixes = new Map<string, Map<string, string>>();
+
+function prefix(modelName: string, modelVersion: string): string {
+  let byVersion = prefixes.get(modelName);
+  if (!byVersion) prefixes.set(modelName, (byVersion = new Map()));
+  let made = byVersion.get(modelVersion);
+  if (made === undefined) {
+    made = `{"model_name":${JSON.stringify(modelName)},"model_version":${JSON.stringify(modelVersion)}`;
+    byVersion.set(modelVersion, made);
+  }
+  return made;
+}
+
 function head(response: InferResponse): string {
-  let s = `{"model_name":${JSON.stringify(response.modelName)},"model_version":${JSON.stringify(response.modelVersion)}`;
+  let s = prefix(response.modelName, response.modelVersion);
   if (response.id !== undefined) s += `,"id":${JSON.stringify(response.id)}`;
   if (response.parameters) s += `,"parameters":${JSON.stringify(response.parameters)}`;
   return s + ',"outputs":[';

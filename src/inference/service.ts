@@ -184,20 +184,24 @@ export class InferenceService {
    * that counts, traces and answers it. `shadowRole` is set for shadow copies only.
    */
   private dispatch(request: InferRequest, admission: Admission | undefined, shadowRole: Role | undefined, done: InferCallback): void {
-    this.inFlight += 1;
+    // Shadow copies are no client's requests: the drain at shutdown and the in-flight gauge count clients'.
+    const counted = shadowRole === undefined;
+    if (counted) this.inFlight += 1;
     const started = performance.now();
-    const span = tracingEnabled()
-      ? startRequestSpan(request.protocol === 'grpc' ? GRPC_SPAN : REST_SPAN, request.traceparent, { 'brisk.model': request.modelName, 'brisk.protocol': request.protocol })
-      : undefined;
+    // A shadow copy is traced under the span its runner gave it, not as a request of its own.
+    const span =
+      shadowRole === undefined && tracingEnabled()
+        ? startRequestSpan(request.protocol === 'grpc' ? GRPC_SPAN : REST_SPAN, request.traceparent, { 'brisk.model': request.modelName, 'brisk.protocol': request.protocol })
+        : undefined;
     if (span) request.traceSpan = span;
     const routing = this.routing;
-    const decision = admission ? admission.route : routing && shadowRole === undefined ? routing.router.decide(request.modelName, request.modelVersion, request.routingKey) : undefined;
-    const role: Role = shadowRole ?? (decision ? decision.role : 'primary');
+    let decision: RouteDecision | undefined;
+    let role: Role = shadowRole ?? 'primary';
     let target: ServingVersion | undefined;
     let shadowed: ((outputs: OutputTensor[] | undefined) => void) | undefined;
 
     const finish: SubmitCallback = (error, outputs) => {
-      this.inFlight -= 1;
+      if (counted) this.inFlight -= 1;
       this.release(admission);
       const outcome = error ? OUTCOME[error.code] : 'success';
       const seconds = error ? 0 : (performance.now() - started) / 1000;
@@ -230,6 +234,8 @@ export class InferenceService {
 
     let scheduled;
     try {
+      decision = admission ? admission.route : routing && shadowRole === undefined ? routing.router.decide(request.modelName, request.modelVersion, request.routingKey) : undefined;
+      if (decision && shadowRole === undefined) role = decision.role;
       // The load admission checked, unless it has closed since (past its drain timeout): then the one in place.
       target =
         admission && !admission.target.closed

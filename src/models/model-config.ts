@@ -3,6 +3,7 @@
  * spirit with snake_case keys. Everything is optional: what is missing is
  * derived from the ONNX model itself (see resolveModelConfig).
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const int = () => z.number().int();
@@ -48,6 +49,44 @@ const warmupSample = z
   })
   .strict();
 
+/** More instances than this gain little (the batcher needs a batch ready for each) and cost a session's memory each. */
+export const MAX_DEFAULT_INSTANCES = 4;
+
+/**
+ * Instances and intra-op threads for a model whose config leaves them out, from the
+ * cores Node may use (os.availableParallelism(): the CPU affinity mask, not a cgroup
+ * quota). On CPU, ONNX Runtime gets every core but one, which stays the I/O thread's
+ * (it is the bottleneck on small models): as up to MAX_DEFAULT_INSTANCES instances of
+ * one intra-op thread each, then more threads per instance, never more threads than
+ * those cores (2 cores: 1 × 1; 4: 3 × 1; 9: 4 × 2; 16: 4 × 3). Separate sessions come
+ * first: one session's threads share a batch and wait on each other at every operator,
+ * while separate sessions overlap whole batches. A model that measures otherwise sets its
+ * own (the bundled heavy_mlp runs 1 × 2 on 2 cores). On CUDA, one instance
+ * of one thread: the GPU does the work, and each further session holds its own GPU
+ * memory arena.
+ */
+export function runtimeDefaults(
+  providers: readonly ExecutionProvider[],
+  cores: number = availableParallelism(),
+  given: { instances?: number | undefined; intraOpThreads?: number | undefined } = {},
+): { instances: number; intraOpThreads: number } {
+  const cuda = providers[0] === 'cuda';
+  const runtimeThreads = Math.max(1, cores - 1);
+  // One of the two set: the other is derived from it, not from the defaults, which would
+  // multiply past the cores (16 cores, instances 8: 8 × 3 threads).
+  if (given.instances !== undefined) {
+    return { instances: given.instances, intraOpThreads: given.intraOpThreads ?? (cuda ? 1 : Math.max(1, Math.floor(runtimeThreads / given.instances))) };
+  }
+  if (given.intraOpThreads !== undefined) {
+    // 0 lets ONNX Runtime take every core for each session: one session.
+    const perSession = given.intraOpThreads;
+    return { instances: cuda || perSession === 0 ? 1 : Math.max(1, Math.min(MAX_DEFAULT_INSTANCES, Math.floor(runtimeThreads / perSession))), intraOpThreads: perSession };
+  }
+  if (cuda) return { instances: 1, intraOpThreads: 1 };
+  const instances = Math.min(runtimeThreads, MAX_DEFAULT_INSTANCES);
+  return { instances, intraOpThreads: Math.max(1, Math.floor(runtimeThreads / instances)) };
+}
+
 /** Each batcher decision looks at every level of every signature waiting: levels are few, never thousands. */
 export const MAX_PRIORITY_LEVELS = 100;
 
@@ -72,12 +111,13 @@ export const modelConfigFileSchema = z
       })
       .strict()
       .prefault({}),
-    instances: int().min(1).max(64).default(1),
+    /** Sessions of the model, each on its own worker thread; left out: see runtimeDefaults. */
+    instances: int().min(1).max(64).optional(),
     /** A batch running longer is answered with an error at once (its worker finishes the run); 0: no limit. */
     batch_timeout_ms: int().min(0).max(3_600_000).default(30_000),
     execution_providers: z.array(z.enum(EXECUTION_PROVIDERS)).min(1).default(['cpu']),
-    /** ONNX Runtime intra-op threads per instance; 0 lets ONNX Runtime choose. */
-    intra_op_threads: int().min(0).max(256).default(1),
+    /** ONNX Runtime intra-op threads per instance; 0 lets ONNX Runtime choose; left out: see runtimeDefaults. */
+    intra_op_threads: int().min(0).max(256).optional(),
     /** Let idle intra-op threads spin-wait: lower latency, but they compete with the I/O thread for cores. */
     intra_op_spinning: z.boolean().default(false),
     version_policy: z
@@ -114,6 +154,10 @@ export const modelConfigFileSchema = z
         });
       }
     });
+  })
+  .transform((config) => {
+    const chosen = runtimeDefaults(config.execution_providers, undefined, { instances: config.instances, intraOpThreads: config.intra_op_threads });
+    return { ...config, instances: chosen.instances, intra_op_threads: chosen.intraOpThreads };
   });
 
 export type ModelConfigFile = z.output<typeof modelConfigFileSchema>;

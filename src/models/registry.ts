@@ -17,6 +17,7 @@ import { VersionScheduler } from '../scheduling/version-scheduler.js';
 import { VersionStats } from '../scheduling/version-stats.js';
 import { checkModelName, checkVersion } from './names.js';
 import { discoverModel, discoverRepository, fingerprintVersion, type DiscoveredModel, type DiscoveredVersion } from './repository.js';
+import { runtimeDefaults } from './model-config.js';
 import { resolveModelSpec, type ModelSpec } from './model-spec.js';
 import { planWarmup } from './warmup.js';
 
@@ -299,15 +300,17 @@ export class ModelRegistry {
     let pool: ModelPool | undefined;
     try {
       const warmup = planWarmup(config?.model_warmup ?? [], path.dirname(path.dirname(discovered.modelPath)));
+      // A model without a config.json gets the same defaults from the cores as one that leaves them out.
+      const runtime = config ? undefined : runtimeDefaults(['cpu']);
       pool = new ModelPool(
         {
           modelPath: discovered.modelPath,
           executionProviders: config?.execution_providers ?? ['cpu'],
-          intraOpThreads: config?.intra_op_threads ?? 1,
+          intraOpThreads: config?.intra_op_threads ?? runtime?.intraOpThreads ?? 1,
           intraOpSpinning: config?.intra_op_spinning ?? false,
           warmup,
         },
-        config?.instances ?? 1,
+        config?.instances ?? runtime?.instances ?? 1,
         this.log.child({ model: model.name, version: version.version }),
         (lost) => this.markUnavailable(version, lost.message),
         counters.pool,

@@ -26,7 +26,7 @@ import { judgeInterval, type ShadowFigures } from './judge.js';
 import type { RolloutMetrics } from './rollout-metrics.js';
 import { INTERVALS_KEPT, isFinished, rolloutFileStore, type IntervalRecord, type RolloutRecordStore, type RolloutRecord, type RolloutState } from './rollout-record.js';
 import { parseRolloutSpec, type RolloutSpec } from './rollout-spec.js';
-import { othersWeight, shadowsTarget, specWithWeight, type VersionRef } from './rollout-weights.js';
+import { othersWeight, shadowsTarget, specWithWeight, weightOfTarget, type VersionRef } from './rollout-weights.js';
 
 export interface RolloutDependencies {
   store: RouteStore;
@@ -133,14 +133,30 @@ export class RolloutController {
     );
     for (const record of records.values()) this.live.set(record.route, new LiveRollout(record, this.random));
     await this.serial(async () => {
-      for (const live of this.live.values()) await this.resumeAfterRestart(live);
+      for (const live of this.live.values()) {
+        try {
+          await this.resumeAfterRestart(live);
+        } catch (error) {
+          // A rollout that cannot go on (a hand-edited file, a route that lost its primary) waits
+          // for a person; it never keeps the server from starting.
+          const why = error instanceof Error ? error.message : String(error);
+          this.deps.log.error({ route: live.record.route, err: error }, 'rollout could not be resumed after a restart');
+          clearTimeout(live.timer);
+          if (!isFinished(live.record.state)) this.update(live, { state: 'paused', reason: `paused: it could not be resumed after a restart: ${why}` });
+          await this.save().catch(() => undefined);
+        }
+      }
     });
   }
 
-  /** Timers stop; the saved state stays as it is, for the next start to resume. */
-  stop(): void {
+  /**
+   * Timers stop and no decision starts; resolves once the one under way, if any, has been
+   * applied and saved. The saved state stays as it is, for the next start to resume.
+   */
+  stop(): Promise<void> {
     this.stopped = true;
     for (const live of this.live.values()) clearTimeout(live.timer);
+    return this.chain.then(() => this.saving).then(() => undefined);
   }
 
   get(route: string): RolloutView | undefined {
@@ -245,6 +261,16 @@ export class RolloutController {
     return this.serial(async () => {
       const live = this.active(route, 'abort');
       clearTimeout(live.timer);
+      const { baseline, spec } = live.record;
+      const current = this.deps.store.get(route);
+      if (!current || !current.spec.targets.some((t) => t.model === baseline.model && t.version === baseline.version)) {
+        // Nothing to give the weight back to: the rollout ends, and the route stays as it is.
+        const reason = `aborted by ${token}; the route no longer has its primary ${targetId(baseline)} and is left as it is`;
+        this.update(live, { state: 'aborted', weight: current ? weightOfTarget(current.spec, spec.target) : 0, reason, applied: true, route_revision: current?.revision ?? live.record.route_revision });
+        await this.save();
+        if (current) await this.deps.store.note(route, `rollout:${token}`, `rollout of ${targetId(spec.target)} ${reason}`);
+        return view(live);
+      }
       this.update(live, { state: 'aborted', weight: 0, reason: `aborted by ${token}` });
       await this.apply(live, `rollout of ${targetId(live.record.spec.target)} aborted by ${token}: its weight back to 0`, token);
       return view(live);
@@ -278,6 +304,12 @@ export class RolloutController {
     const others = othersWeight(current.spec, target, baseline);
     const tooBig = spec.steps.find((s) => s < 100 && s + others > 99);
     if (tooBig !== undefined) throw invalidArgument(`invalid rollout: step ${tooBig}% leaves the primary nothing beside the other targets' ${others}%`);
+    // Step 1 at 100% would promote the target before a single interval is judged.
+    if (spec.steps[0]! >= 100 && !shadowsTarget(current.spec, target)) {
+      throw invalidArgument(
+        `invalid rollout: steps [${spec.steps.join(', ')}] give ${id} all the traffic before any interval is judged; start under 100%, or shadow ${id} on route ${current.name} first (step 0)`,
+      );
+    }
     const shadowGates = spec.gates.max_shadow_mean_abs_difference !== null || spec.gates.min_argmax_agreement !== null;
     if (shadowGates && !shadowsTarget(current.spec, target)) {
       throw invalidArgument(`invalid rollout: the shadow gates need route ${current.name} to shadow ${id} (step 0); add it to the route's shadows first`);
@@ -313,12 +345,7 @@ export class RolloutController {
   }
 
   private checkBurst(live: LiveRollout): void {
-    const { record } = live;
-    const { gates, failure_limit } = record.spec;
-    if (live.judging || record.step === 0 || gates.max_error_rate === null) return;
-    const judged = live.canary.successes + live.canary.errors;
-    const needed = Math.max(1, failure_limit - record.fails) * gates.min_requests;
-    if (judged >= needed && live.canary.errors > gates.max_error_rate * judged) {
+    if (!live.judging && burstHolds(live)) {
       live.judging = true;
       setImmediate(() => this.endInterval(live, true));
     }
@@ -327,6 +354,12 @@ export class RolloutController {
   /** Judges the interval now; its decision is applied in turn with the API's calls. */
   private endInterval(live: LiveRollout, early: boolean): void {
     if (this.stopped || !live.open || live.record.state !== 'progressing' || this.live.get(live.record.route) !== live) return;
+    if (early && !burstHolds(live)) {
+      // Successes came in since the burst was seen: the error rate is back under the gate. An early
+      // verdict would cut the interval short (and step up on a pass); the interval goes on instead.
+      live.judging = false;
+      return;
+    }
     clearTimeout(live.timer);
     live.open = false;
     live.judging = true;
@@ -353,14 +386,14 @@ export class RolloutController {
     this.deps.log.info({ route: record.route, interval: interval.index, step: record.step, weight: record.weight, verdict: judgement.verdict, reasons: judgement.reasons, early }, 'rollout interval judged');
     void this.serial(() => this.decide(live, interval)).catch((error: unknown) => {
       this.deps.log.error({ route: record.route, err: error }, 'rollout decision failed; the rollout is paused');
-      if (live.record.state === 'progressing') void this.serial(() => this.pauseNow(live, `paused: a decision could not be applied (${error instanceof Error ? error.message : String(error)})`, 'rollout'));
+      if (live.record.state === 'progressing' && !this.stopped) void this.serial(() => this.pauseNow(live, `paused: a decision could not be applied (${error instanceof Error ? error.message : String(error)})`, 'rollout'));
     });
   }
 
   private async decide(live: LiveRollout, interval: IntervalRecord): Promise<void> {
     const { record } = live;
-    // An API call or a change by hand came first.
-    if (record.state !== 'progressing' || this.live.get(record.route) !== live) return;
+    // An API call or a change by hand came first, or the server is stopping (a restart judges afresh).
+    if (this.stopped || record.state !== 'progressing' || this.live.get(record.route) !== live) return;
     const target = targetId(record.spec.target);
     const figures = summary(interval);
     const token = `rollout:${record.started_by}`;
@@ -508,6 +541,18 @@ export class RolloutController {
     this.chain = result.catch(() => undefined);
     return result;
   }
+}
+
+/**
+ * An error burst: the interval already holds what is left of `failure_limit` fails' worth of canary
+ * requests, and their error rate breaks the gate (compared as the judge compares it). O(1).
+ */
+function burstHolds(live: LiveRollout): boolean {
+  const { record, canary } = live;
+  const { gates, failure_limit } = record.spec;
+  if (record.step === 0 || gates.max_error_rate === null) return false;
+  const judged = canary.successes + canary.errors;
+  return judged >= Math.max(1, failure_limit - record.fails) * gates.min_requests && canary.errors / judged > gates.max_error_rate;
 }
 
 function markOf(stats: ShadowStats): ShadowMark {

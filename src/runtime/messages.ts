@@ -1,7 +1,8 @@
 /**
  * Everything that crosses between the main thread and a model's worker threads.
- * The worker imports only this file's types; the pool imports nothing of the worker.
+ * Both sides import this file (types and the flat batch encoding); the pool imports nothing of the worker.
  */
+import type { MessagePort } from 'node:worker_threads';
 import type { Datatype, OrtType, TensorData } from '../tensor/datatypes.js';
 import type { ExecutionProvider } from '../models/model-config.js';
 
@@ -15,8 +16,6 @@ export interface WorkerInit {
   intraOpSpinning: boolean;
   /** Run by each worker after its session loads, before it reports ready. */
   warmup: WarmupPlan[];
-  /** The BroadcastChannel on which each worker reports, once, that it is ready or why it failed. */
-  channel: string;
   /** Shared by the pool and its workers: see POOL_CONTROL. */
   control: SharedArrayBuffer;
 }
@@ -47,8 +46,14 @@ export interface WarmupPlan {
   inputs: WarmupInputPlan[];
 }
 
-/** Said on a pool's channel. */
-export type ChannelMessage = { kind: 'ready'; warmupSeconds: number } | { kind: 'failed'; reason: string };
+/**
+ * Said once by each worker on its parent port (piscina passes such messages on as
+ * the pool's 'message' event): ready, with the port of its own channel for batches,
+ * or why it failed to load.
+ */
+export type WorkerReport =
+  | { kind: 'ready'; threadId: number; warmupSeconds: number; port: MessagePort }
+  | { kind: 'failed'; threadId: number; reason: string };
 
 export interface WireTensor {
   name: string;
@@ -66,26 +71,12 @@ export interface WireTensorSpec {
   shape: number[];
 }
 
+/** Piscina tasks; batches go over each worker's own channel instead (see BatchMessage). */
 export interface DescribeTask {
   kind: 'describe';
 }
 
-export interface RunTask {
-  kind: 'run';
-  inputs: WireTensor[];
-  outputNames: string[];
-}
-
-/** Sent to every worker of an idle pool before it closes. */
-export interface ReleaseTask {
-  kind: 'release';
-}
-
-export interface ReleaseResult {
-  threadId: number;
-}
-
-export type WorkerTask = DescribeTask | RunTask | ReleaseTask;
+export type WorkerTask = DescribeTask;
 
 export interface DescribeResult {
   inputs: WireTensorSpec[];
@@ -93,10 +84,73 @@ export interface DescribeResult {
   executionProvider: ExecutionProvider;
   /** Why a preferred execution provider was passed over, when one was. */
   fallbackReason?: string;
+  /** What the pool runs: a spec takes these, so that it agrees with the threads whatever defaults the caller applied. */
+  instances?: number;
+  intraOpThreads?: number;
 }
 
 export interface RunResult {
   outputs: WireTensor[];
   /** Time inside session.run on the worker, in seconds. */
   computeSeconds: number;
+}
+
+/*
+ * A batch and its answer travel as flat arrays rather than trees of objects: the
+ * structured clone of each message costs the main thread per object, and a batch is
+ * the hottest message there is. A tensor is laid out as name, type, rank, each dim,
+ * data; its data buffer is transferred, not copied.
+ */
+
+/** To a worker: the number of outputs, their names, then the input tensors. */
+export type BatchMessage = (string | number | TensorData)[];
+
+/** From a worker: computeSeconds then the output tensors; or the run's error message. */
+export type BatchReply = (string | number | TensorData)[] | string;
+
+/** To a worker: free the session, then answer RELEASED. */
+export const RELEASE = 'release';
+export const RELEASED = 'released';
+
+function pushTensor(message: (string | number | TensorData)[], tensor: WireTensor): void {
+  message.push(tensor.name, tensor.type, tensor.shape.length);
+  for (let d = 0; d < tensor.shape.length; d++) message.push(tensor.shape[d]!);
+  message.push(tensor.data);
+}
+
+/** Reads the tensors from `from` to the end of a flat message. */
+function readTensors(message: readonly (string | number | TensorData)[], from: number): WireTensor[] {
+  const tensors: WireTensor[] = [];
+  let i = from;
+  while (i < message.length) {
+    const name = message[i] as string;
+    const type = message[i + 1] as OrtType;
+    const rank = message[i + 2] as number;
+    const shape = new Array<number>(rank);
+    for (let d = 0; d < rank; d++) shape[d] = message[i + 3 + d] as number;
+    tensors.push({ name, type, shape, data: message[i + 3 + rank] as TensorData });
+    i += 4 + rank;
+  }
+  return tensors;
+}
+
+export function encodeBatch(inputs: readonly WireTensor[], outputNames: readonly string[]): BatchMessage {
+  const message: BatchMessage = [outputNames.length, ...outputNames];
+  for (const input of inputs) pushTensor(message, input);
+  return message;
+}
+
+export function decodeBatch(message: BatchMessage): { inputs: WireTensor[]; outputNames: string[] } {
+  const count = message[0] as number;
+  return { outputNames: message.slice(1, 1 + count) as string[], inputs: readTensors(message, 1 + count) };
+}
+
+export function encodeResult(result: RunResult): BatchReply {
+  const reply: (string | number | TensorData)[] = [result.computeSeconds];
+  for (const output of result.outputs) pushTensor(reply, output);
+  return reply;
+}
+
+export function decodeResult(reply: Exclude<BatchReply, string>): RunResult {
+  return { computeSeconds: reply[0] as number, outputs: readTensors(reply, 1) };
 }

@@ -4,11 +4,24 @@
  * why it runs here and never on the main thread.
  */
 import { performance } from 'node:perf_hooks';
-import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
+import { MessageChannel, parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { ExecutionProvider } from '../models/model-config.js';
-import { POOL_CONTROL, type ChannelMessage, type DescribeResult, type ReleaseResult, type RunResult, type WireTensor, type WireTensorSpec, type WorkerInit, type WorkerTask } from './messages.js';
+import {
+  decodeBatch,
+  encodeResult,
+  POOL_CONTROL,
+  RELEASE,
+  RELEASED,
+  type BatchMessage,
+  type BatchReply,
+  type DescribeResult,
+  type WireTensor,
+  type WireTensorSpec,
+  type WorkerInit,
+  type WorkerReport,
+  type WorkerTask,
+} from './messages.js';
 import { sessionOptions } from './session-options.js';
 import { warmupTensors } from './warmup-tensors.js';
 
@@ -80,16 +93,11 @@ async function loadAndWarmUp(): Promise<LoadedSession> {
 }
 
 // Loaded and warmed up during import: piscina sends a worker no task until its module has
-// loaded, so a replacement worker takes batches only once its session is ready. A failure is
+// loaded, so a replacement worker takes work only once its session is ready. A failure is
 // kept for the tasks to report; throwing here would only make piscina restart the thread forever.
 const loaded: LoadedSession | Error = await loadAndWarmUp().catch((error: unknown) =>
   error instanceof Error ? error : new Error(String(error)),
 );
-// Said once, here: an idle piscina worker blocks in Atomics.wait and would not hear messages.
-const channel = new BroadcastChannel(init.channel);
-channel.postMessage((loaded instanceof Error ? { kind: 'failed', reason: loaded.message } : { kind: 'ready', warmupSeconds }) satisfies ChannelMessage);
-channel.close();
-doneLoading();
 
 function describeValue(meta: ort.InferenceSession.ValueMetadata): WireTensorSpec {
   if (!meta.isTensor) return { name: meta.name, type: 'non-tensor', isTensor: false, shape: [] };
@@ -111,35 +119,60 @@ function describe(loaded: LoadedSession): DescribeResult {
   };
 }
 
-/** Marks the output buffers for transfer rather than copy, in piscina's protocol. */
-function transferring(result: RunResult): unknown {
-  const buffers = result.outputs.flatMap((t) => (Array.isArray(t.data) ? [] : [t.data.buffer]));
-  return move({ [transferableSymbol]: buffers, [valueSymbol]: result } as Parameters<typeof move>[0]);
-}
-
-async function run(session: ort.InferenceSession, task: Extract<WorkerTask, { kind: 'run' }>): Promise<unknown> {
+async function run(session: ort.InferenceSession, message: BatchMessage): Promise<{ reply: BatchReply; transfer: ArrayBuffer[] }> {
+  const { inputs, outputNames } = decodeBatch(message);
   const feeds: Record<string, ort.Tensor> = {};
-  for (const input of task.inputs) {
+  for (const input of inputs) {
     feeds[input.name] = new ort.Tensor(input.type, input.data as ort.Tensor.DataType, input.shape);
   }
   const started = performance.now();
-  const results = await session.run(feeds, task.outputNames);
+  // Outputs are left to ONNX Runtime: given preallocated tensors (fetches), onnxruntime-node
+  // 1.30 writes into them and still copies each into a new buffer for its answer, so they
+  // only add an allocation.
+  const results = await session.run(feeds, outputNames);
   const computeSeconds = (performance.now() - started) / 1000;
-  const outputs: WireTensor[] = task.outputNames.map((name) => {
+  const outputs: WireTensor[] = [];
+  const transfer: ArrayBuffer[] = [];
+  for (const name of outputNames) {
     const tensor = results[name]!;
-    return { name, type: tensor.type as WireTensor['type'], shape: [...tensor.dims], data: tensor.data as WireTensor['data'] };
+    const data = tensor.data as WireTensor['data'];
+    outputs.push({ name, type: tensor.type as WireTensor['type'], shape: tensor.dims as number[], data });
+    if (!Array.isArray(data)) transfer.push(data.buffer as ArrayBuffer);
+  }
+  return { reply: encodeResult({ outputs, computeSeconds }), transfer };
+}
+
+/**
+ * Batches come over this worker's own channel, not as piscina tasks: piscina's task
+ * layer (a task object, an async resource and a histogram per task) costs the main
+ * thread more than the batch's own message. Piscina still starts, replaces and ends
+ * the thread, and carries the rare describe task.
+ */
+function serve(session: ort.InferenceSession, port: MessagePort): void {
+  port.on('message', (message: BatchMessage | typeof RELEASE) => {
+    if (message === RELEASE) {
+      // Frees ONNX Runtime's memory now, rather than whenever the thread's teardown gets to it.
+      void session.release().finally(() => port.postMessage(RELEASED));
+      return;
+    }
+    run(session, message).then(
+      ({ reply, transfer }) => port.postMessage(reply, transfer),
+      (error: unknown) => port.postMessage(error instanceof Error ? error.message : String(error)),
+    );
   });
-  return transferring({ outputs, computeSeconds });
 }
 
-/** Frees ONNX Runtime's memory now, rather than whenever the thread's teardown gets to it. */
-async function release(): Promise<ReleaseResult> {
-  if (!(loaded instanceof Error)) await loaded.session.release();
-  return { threadId };
+// Said once, on the parent port; piscina hands it to the pool as a 'message' event.
+if (loaded instanceof Error) {
+  parentPort!.postMessage({ kind: 'failed', threadId, reason: loaded.message } satisfies WorkerReport);
+} else {
+  const { port1, port2 } = new MessageChannel();
+  serve(loaded.session, port1);
+  parentPort!.postMessage({ kind: 'ready', threadId, warmupSeconds, port: port2 } satisfies WorkerReport, [port2]);
 }
+doneLoading();
 
-export default async function handle(task: WorkerTask): Promise<unknown> {
-  if (task.kind === 'release') return release();
+export default function handle(task: WorkerTask): DescribeResult {
   if (loaded instanceof Error) throw loaded;
-  return task.kind === 'describe' ? describe(loaded) : run(loaded.session, task);
+  return describe(loaded);
 }

@@ -55,6 +55,20 @@ class Pending implements QueuedItem {
   }
 }
 
+/**
+ * Calls a request's completion. A completion that throws (a bug past the scheduler) must not
+ * keep the rest of its batch from their answers: what it threw is returned, to be thrown
+ * once every request is answered.
+ */
+function complete(item: Pending, error: ServingError | undefined, outputs: OutputTensor[] | undefined): { error: unknown } | undefined {
+  try {
+    item.done(error, outputs);
+    return undefined;
+  } catch (thrown) {
+    return { error: thrown };
+  }
+}
+
 /** Worker errors can carry file paths; clients get the gist without them. */
 const scrub = (message: string): string => hidePaths(message).slice(0, 500);
 
@@ -157,7 +171,8 @@ export class VersionScheduler {
     for (const item of waiting) {
       this.release(item);
       endSpan(item.queueSpan, { code: error.code, message: error.message });
-      item.done(error, undefined);
+      // Not rethrown: the callers go on to abandon other versions' queues and shut down.
+      complete(item, error, undefined);
     }
     return waiting.length;
   }
@@ -168,7 +183,7 @@ export class VersionScheduler {
     if (item.request.cancellation) item.request.cancellation.onCancel(undefined);
   }
 
-  /** Settles every request of the batch; never rejects. */
+  /** Settles every request of the batch; rejects only with what a completion threw, after answering every one. */
   private async runBatch(batch: Pending[]): Promise<void> {
     const started = performance.now();
     let rows = 0;
@@ -221,22 +236,27 @@ export class VersionScheduler {
             );
       endSpan(span, { code: failure.code, message: failure.message });
       const finished = performance.now();
+      let thrown: { error: unknown } | undefined;
       for (const item of batch) {
         this.stats.recordRequest(false, item.rows, finished - item.enqueuedAt, started - item.enqueuedAt);
-        item.done(failure, undefined);
+        thrown = complete(item, failure, undefined) ?? thrown;
       }
+      if (thrown) throw thrown.error;
       return;
     }
     const finished = performance.now();
     this.stats.lastInferenceMs = Date.now();
+    let thrown: { error: unknown } | undefined;
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i]!;
       const mine = perRequest[i]!;
       this.stats.recordRequest(true, item.rows, finished - item.enqueuedAt, started - item.enqueuedAt);
       // Most requests want what the batch ran, in the same order: their split outputs as they are.
       const wanted = item.request.outputNames;
-      item.done(undefined, wanted === batchOutputs ? mine : wanted.map((name) => mine.find((o) => o.name === name)!));
+      thrown = complete(item, undefined, wanted === batchOutputs ? mine : wanted.map((name) => mine.find((o) => o.name === name)!)) ?? thrown;
     }
+    // Every request of the batch is answered first; then the failure is the batch's, as before callbacks.
+    if (thrown) throw thrown.error;
   }
 
   /**

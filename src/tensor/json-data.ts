@@ -34,6 +34,14 @@ const INTEGER_RANGES: Record<string, IntegerRange> = {
   INT64: integerRange(-(2n ** 63n), 2n ** 63n - 1n),
 };
 
+/**
+ * The integers of `info` that a double holds exactly and the decoder stores as
+ * they are; undefined for a datatype whose JSON elements are no integers.
+ */
+export function exactIntegerRange(info: DatatypeInfo): { readonly exactMin: number; readonly exactMax: number } | undefined {
+  return INTEGER_RANGES[info.name];
+}
+
 const describe = (value: unknown): string =>
   typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 32))}` : JSON.stringify(value) ?? String(value);
 

@@ -106,6 +106,48 @@ describe("the report's arithmetic", () => {
     expect(table).toContain('| +100 µs (+80 to +160) | ≤ +100 µs | PASS |');
   });
 
+  it('gives a baseline build its before figures, after/before round by round, and its own comparison with the floor', () => {
+    // A ratio over a zero (an idle thread that read no tick) is no figure, not Infinity.
+    expect(paired('ratio', [5, 0], [0, 0])).toEqual([Number.NaN, Number.NaN]);
+
+    const row = caseRow({
+      case: 'io',
+      unit: 'µs',
+      brisk: [20, 30, 15],
+      floor: { label: 'echo', values: [10, 10, 10] },
+      comparison: 'ratio',
+      goal: { atMost: 2 },
+      averageBatch: [100, 110, 120],
+      baseline: { values: [40, 40, 60], averageBatch: [80, 90, 100] },
+    });
+    expect(row.baseline!.figure).toEqual({ median: 40, min: 40, max: 60, rounds: 3 });
+    // after/before per round: 20/40, 30/40, 15/60; the median of those, not 20 / 40 from the medians.
+    expect(row.baseline!.change).toEqual({ median: 0.5, min: 0.25, max: 0.75, rounds: 3 });
+    expect(row.baseline!.comparison).toEqual({ kind: 'ratio', figure: { median: 4, min: 4, max: 6, rounds: 3 } });
+    expect(row.baseline!.averageBatch!.median).toBe(90);
+    // The verdict stays brisk's (after), whatever the baseline's.
+    expect(verdict(row)).toBe('PASS');
+    const latency = caseRow({
+      case: 'p50',
+      unit: 'µs',
+      brisk: [300, 320],
+      floor: { label: 'naive', values: [100, 100] },
+      comparison: 'difference',
+      goal: { atMost: 100 },
+      baseline: { values: [450, 500] },
+    });
+    expect(latency.baseline!.comparison!.figure.median).toBe(375);
+    expect(verdict(latency)).toBe('FAIL');
+
+    const table = caseTable([row, latency, caseRow({ case: 'info', unit: 'µs', brisk: [1, 2], baseline: { values: [2, 2] } })]);
+    expect(table).toContain('| case | before | after | after/before | floor | before vs floor | after vs floor | goal | pass/fail | avg batch before | avg batch after |');
+    expect(table).toContain('| io | 40.0 µs (40.0–60.0) | 20.0 µs (15.0–30.0) | 0.50× (0.25–0.75) | 10.0 µs (10.0–10.0) echo | 4.00× (4.00–6.00) | 2.00× (1.50–3.00) | ≤ 2.0× | PASS | 90.0 (80.0–100.0) | 110.0 (100.0–120.0) |');
+    expect(table).toContain('| p50 | 475 µs (450–500) | 310 µs (300–320) | 0.65× (0.64–0.67) | 100 µs (100–100) naive | +375 µs (+350 to +400) | +210 µs (+200 to +220) | ≤ +100 µs | FAIL |  |  |');
+    expect(table).toContain('| info | 2.0 µs (2.0–2.0) | 1.5 µs (1.0–2.0) | 0.75× (0.50–1.00) |  |  |  |  |  |  |  |');
+    // Without a baseline in the rows, the table keeps its columns.
+    expect(caseTable([caseRow({ case: 'io', unit: 'µs', brisk: [1] })])).toMatch(/^\| case \| brisk \| floor \|/);
+  });
+
   it("reads the model's counters from the exposition, whatever the label order", () => {
     const text = [
       '# HELP brisk_inferences_total Rows inferred.',

@@ -39,13 +39,16 @@ const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', sha
 describe('brisk routes rollout', () => {
   it('starts a rollout with the flags given, and rollout-status --watch shows every verdict live until it ends', async () => {
     expect((await admin('PUT', '/admin/routes/scorer', primaryOnly)).status).toBe(200);
-    const started = await brisk(['rollout', 'scorer', '2', '--steps', '5,50', '--interval', '500ms', '--min-requests', '20', '--max-p99-ratio', 'off', '--failure-limit', '3']);
+    // The traffic starts after this command and the watch is another process: on a loaded machine
+    // that is seconds of intervals without enough requests, which must not pause the rollout.
+    const started = await brisk(['rollout', 'scorer', '2', '--steps', '5,50', '--interval', '500ms', '--min-requests', '20', '--max-p99-ratio', 'off', '--failure-limit', '3', '--inconclusive-limit', '1000']);
     expect(started.code, started.stderr).toBe(0);
     expect(started.stdout).toMatch(/^scorer {2}progressing {2}step 1 of 2 \(5%\) {2}scorer\/2 against scorer\/1, every 0.5 s$/m);
-    const view = (await admin('GET', '/admin/routes/scorer/rollout')).json<{ gates: Record<string, unknown>; failure_limit: number; steps: number[] }>();
+    const view = (await admin('GET', '/admin/routes/scorer/rollout')).json<{ gates: Record<string, unknown>; failure_limit: number; inconclusive_limit: number; steps: number[] }>();
     expect(view.steps).toEqual([5, 50]);
     expect(view.gates).toMatchObject({ min_requests: 20, max_p99_ratio: null, max_error_rate: 0.01 });
     expect(view.failure_limit).toBe(3);
+    expect(view.inconclusive_limit).toBe(1000);
     const traffic = closedLoop(`${server.url}/v2/models/scorer/infer`, body, 4);
     let watched;
     try {
@@ -65,7 +68,7 @@ describe('brisk routes rollout', () => {
     expect(lines.at(-1)).toBe('scorer: promoted (promoted after interval ' + rows.length + ' passed)');
     const status = await brisk(['rollout-status', 'scorer']);
     expect(status.stdout.split('\n').filter((l) => /^\d+\s/.test(l))).toHaveLength(rows.length);
-  });
+  }, 60_000);
 
   it('pauses, resumes and aborts', async () => {
     expect((await admin('PUT', '/admin/routes/held', primaryOnly)).status).toBe(200);
@@ -80,7 +83,8 @@ describe('brisk routes rollout', () => {
     const audit = await brisk(['audit']);
     expect(audit.stdout).toMatch(/rollout:ADMIN_TOKEN {2}rollout held → revision \d+: scorer\/1=95 scorer\/2=5\n {4}rollout of scorer\/2 started by ADMIN_TOKEN/);
     expect(audit.stdout).toMatch(/rollout of scorer\/2 aborted by ADMIN_TOKEN: its weight back to 0/);
-  });
+    // Six CLI processes, about a second each to start on a loaded 2-core machine.
+  }, 60_000);
 
   it('says what is wrong in one line and exits 2', async () => {
     const [noTarget, badInterval, badGate, noRoute] = await Promise.all([

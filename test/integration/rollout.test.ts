@@ -80,16 +80,32 @@ describe('the admin API of rollouts', () => {
       ['checked', { target: { model: 'scorer', version: '2' }, gates: { min_requests: 0 } }, 400, /gates.min_requests/],
       ['checked', { target: { model: 'scorer', version: '2' }, interval_seconds: 'soon' }, 400, /interval_seconds/],
       ['nowhere', { target: { model: 'scorer', version: '2' } }, 404, /no route nowhere/],
+      // Hostile bodies: prototype keys (own properties once parsed), unknown fields, absurd numbers and sizes.
+      ['checked', JSON.parse('{"__proto__": {"failure_limit": 1}, "target": {"model": "scorer", "version": "2"}}'), 400, /Unrecognized key: "__proto__"/],
+      ['checked', JSON.parse('{"target": {"model": "scorer", "version": "2"}, "gates": {"constructor": 1}}'), 400, /gates: Unrecognized key: "constructor"/],
+      ['checked', { target: { model: 'scorer', version: '2', weight: 5 } }, 400, /target: Unrecognized key: "weight"/],
+      ['checked', { target: { model: 'scorer', version: '2' }, interval_seconds: -1, failure_limit: 1.5 }, 400, /interval_seconds: .*failure_limit/],
+      ['checked', { target: { model: 'scorer', version: '2' }, gates: { max_error_rate: 2, max_p99_ratio: 0 } }, 400, /gates.max_error_rate: .*gates.max_p99_ratio/],
+      ['checked', { target: { model: 'scorer', version: 1e20 } }, 400, /target.version/],
+      ['checked', { target: { model: 'scorer', version: '2' }, steps: Array.from({ length: 100_000 }, (_, i) => i) }, 400, /steps: Too big/],
+      ['checked', { target: { model: 'scorer', version: '2' }, steps: [100] }, 400, /before any interval is judged/],
+      ['checked', 'scorer/2', 400, /expected object/],
     ];
     for (const [name, spec, code, message] of refusals) {
       const answer = await put(name, spec);
       expect(answer.status, JSON.stringify(spec)).toBe(code);
       expect(answer.json()['error']).toMatch(message);
     }
+    const adminPort = server.logs.find((l) => l['msg'] === 'serving')!['adminPort'] as number;
+    const raw = (path: string, text: string) =>
+      fetch(`http://127.0.0.1:${adminPort}${path}`, { method: 'PUT', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, body: text });
+    const malformed = await raw('/admin/routes/checked/rollout', '{"target": {"model": "scorer", "version": "2"}');
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { error: string }).error).toBe('body is not valid JSON');
+    expect((await raw('/admin/routes/..%2Fchecked/rollout', '{}')).status).toBe(400);
     expect((await admin('GET', '/admin/routes/checked/rollout')).status).toBe(404);
     expect(await targets('checked')).toEqual(primaryOnly.targets);
     // Without the token, nothing is told or started.
-    const adminPort = server.logs.find((l) => l['msg'] === 'serving')!['adminPort'] as number;
     const anonymous = await fetch(`http://127.0.0.1:${adminPort}/admin/routes/checked/rollout`, {
       method: 'PUT',
       body: JSON.stringify({ target: { model: 'scorer', version: '2' } }),
@@ -109,9 +125,13 @@ describe('a healthy version', () => {
     await route('healthy');
     const traffic = load('healthy');
     try {
-      // A p99 from a hundred samples is near their maximum, and one scheduling hiccup on a shared
-      // machine moves it: the gate at 2 here. Thin traffic only makes intervals inconclusive (they carry over).
-      await rollout('healthy', { target: { model: 'scorer', version: '2' }, interval_seconds: 1, gates: { min_requests: 100, max_p99_ratio: 2 }, inconclusive_limit: 30 });
+      // The p99 gate is off here. At 5% the canary's p99 comes from a hundred samples or fewer,
+      // i.e. one of their two largest: on a loaded 2-core machine one scheduling stall that lands
+      // on a canary request puts it at 2 to 8 times the primary's, whose p99 from thousands of
+      // samples does not move (with the gate at 2 this test failed 3 of 7 runs here). The p99
+      // gate is tested where it must fail (ten times slower) and in the judge's unit tests.
+      // Thin traffic only makes intervals inconclusive (they carry over).
+      await rollout('healthy', { target: { model: 'scorer', version: '2' }, interval_seconds: 1, gates: { min_requests: 50, max_p99_ratio: null }, inconclusive_limit: 30 });
       await reachState('healthy', 'promoted');
     } finally {
       await traffic.stop();
@@ -121,7 +141,7 @@ describe('a healthy version', () => {
     expect(passes.map((i) => i.weight)).toEqual([5, 25, 50]);
     const fails = done.intervals.filter((i) => i.verdict === 'fail');
     expect(fails.map((i) => i.reasons), 'no interval failed').toEqual([]);
-    for (const pass of passes) expect(pass.canary.requests).toBeGreaterThanOrEqual(100);
+    for (const pass of passes) expect(pass.canary.requests).toBeGreaterThanOrEqual(50);
     expect(done.weight).toBe(100);
     expect(await targets('healthy')).toEqual([{ model: 'scorer', version: '2', weight: 100 }]);
     expect(traffic.answered()).toBe(traffic.answeredWith(200));
@@ -133,7 +153,7 @@ describe('a healthy version', () => {
     expect(seriesValue(metrics, 'brisk_rollout_state{route="healthy"}')).toBe(3);
     expect(seriesValue(metrics, 'brisk_rollout_weight{route="healthy"}')).toBe(100);
     expect(seriesValue(metrics, 'brisk_rollout_verdicts_total{route="healthy",verdict="pass"}')).toBe(3);
-  });
+  }, 45_000);
 });
 
 describe('a version that fails most batches', () => {
@@ -170,7 +190,7 @@ describe('a version that fails most batches', () => {
     const { entries } = (await admin('GET', '/admin/audit')).json<{ entries: { route: string; reason?: string }[] }>();
     expect(entries.filter((e) => e.route === 'failing').at(-1)!.reason).toMatch(/rolled back at step 1 after .*canary error rate .*canary \d+ requests, \d+ errors/);
     expect(seriesValue(await scrape(server.url), 'brisk_rollout_state{route="failing"}')).toBe(4);
-  });
+  }, 45_000);
 });
 
 describe('a version ten times slower', () => {
@@ -193,7 +213,7 @@ describe('a version ten times slower', () => {
     }
     expect(traffic.answered()).toBe(traffic.answeredWith(200));
     expect(await targets('slowed')).toEqual(primaryOnly.targets);
-  });
+  }, 45_000);
 });
 
 describe('a route with almost no traffic', () => {
@@ -251,7 +271,11 @@ describe('step 0, while the route only shadows the target', () => {
       // Version 2 differs from 1 by 0.05 on one of four logits: a mean |difference| of 0.0125.
       const started = await rollout('shadowed', { target: { model: 'scorer', version: '2' }, interval_seconds: 0.5, gates: { min_requests: 30, max_shadow_mean_abs_difference: 0.02, min_argmax_agreement: 0.5 } });
       expect([started.step, started.weight]).toEqual([0, 0]);
-      await waitFor('step 1', async () => (await status('shadowed')).step === 1, 30_000, 50);
+      // Applied: the step is decided before the route carries its weight (a write to disk).
+      await waitFor('step 1, applied', async () => {
+        const now = await status('shadowed');
+        return now.step === 1 && now.applied;
+      }, 30_000, 50);
     } finally {
       await traffic.stop();
     }
@@ -261,7 +285,7 @@ describe('step 0, while the route only shadows the target', () => {
     expect(passed.shadow!.mean_abs_difference).toBeCloseTo(0.0125, 4);
     expect(await targets('shadowed')).toEqual([{ model: 'scorer', version: '1', weight: 95 }, { model: 'scorer', version: '2', weight: 5 }]);
     expect((await admin('POST', '/admin/routes/shadowed/rollout/abort')).status).toBe(200);
-  });
+  }, 45_000);
 
   it('rolls back at step 0 when the shadow is too far from the primary, and the target never takes traffic', async () => {
     await route('too_far', shadowed);
@@ -277,7 +301,7 @@ describe('step 0, while the route only shadows the target', () => {
     expect(done.intervals.at(-1)!.reasons[0]).toMatch(/shadow mean \|difference\| 0.0125 over max_shadow_mean_abs_difference 0.001/);
     expect(done.totals.canary_requests).toBe(0);
     expect(await targets('too_far')).toEqual(primaryOnly.targets);
-  });
+  }, 45_000);
 });
 
 describe('a restart mid-rollout', () => {
@@ -285,8 +309,9 @@ describe('a restart mid-rollout', () => {
     await route('durable');
     let traffic = load('durable');
     try {
-      // This one is about resuming, not the gates: a loose p99 gate and small samples, to reach step 2 quickly.
-      await rollout('durable', { target: { model: 'scorer', version: '2' }, interval_seconds: 1, gates: { min_requests: 40, max_p99_ratio: 3 }, inconclusive_limit: 50, failure_limit: 3 });
+      // This one is about resuming, not the gates: small samples to reach step 2 quickly, and no p99
+      // gate, which a scheduling stall on a 40-sample side can fail (see the healthy version's test).
+      await rollout('durable', { target: { model: 'scorer', version: '2' }, interval_seconds: 1, gates: { min_requests: 40, max_p99_ratio: null }, inconclusive_limit: 50, failure_limit: 3 });
       await waitFor('the second step', async () => (await status('durable')).step >= 2, 30_000, 50);
     } finally {
       await traffic.stop();
@@ -317,5 +342,5 @@ describe('a restart mid-rollout', () => {
     }
     const next = await status('durable');
     expect(next.intervals.at(-1)!.verdict === 'pass' || next.state === 'promoted').toBe(true);
-  });
+  }, 90_000);
 });

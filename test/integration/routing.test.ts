@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLED_MODELS, TEST_MODELS } from '../../src/modelgen/catalog.js';
 import { waitFor } from '../helpers/conditions.js';
+import { IN_FLIGHT, scrape, seriesValue } from '../helpers/observe.js';
 import { tempDir, writeRepository } from '../helpers/repository.js';
 import { postJson, request, startServer, type TestServer } from '../helpers/server.js';
 
@@ -190,8 +191,12 @@ describe('shadows', () => {
     const shadowStats = async (shadow: string) =>
       (await admin('GET', '/admin/routes/guarded')).json<{ shadow_stats: { shadow: string; compared: number; errors: number }[] }>()
         .shadow_stats.find((s) => s.shadow === shadow);
+    // Shadow copies are no client's requests: with every primary answered, none is in flight
+    // (a drain at shutdown waits on this count), though the slow copies still run.
+    const inFlight = seriesValue(await scrape(server.url), IN_FLIGHT);
     // A slow run takes about half a second: every primary was answered before the first slow copy finished.
     expect((await shadowStats('slow/1'))?.compared ?? 0).toBe(0);
+    expect(inFlight).toBe(0);
     await waitFor('a slow shadow copy to finish', async () => ((await shadowStats('slow/1'))?.compared ?? 0) >= 1);
     await waitFor('the failing shadow copies to be counted', async () => ((await shadowStats('scorer/1'))?.errors ?? 0) >= 8);
     expect((await shadowStats('scorer/1'))!.errors).toBe(8);
