@@ -75,8 +75,7 @@ describeEtcd('replicas sharing their routes in etcd', () => {
     if (process.env['REPLICA_LOGS']) for (const r of replicas) console.log(r.logs.filter((l) => (l['level'] as number) >= 40 || String(l['msg']).includes('route store')).map((l) => JSON.stringify(l)).join('\n'));
     await Promise.all(replicas.map((r) => r.stop()));
     relay?.close();
-    etcd?.client.close();
-    await etcd?.stop();
+    await etcd?.close();
   });
 
   it('serves weights flipped through A on B and C within 1 s of the admin call returning', async () => {
