@@ -155,7 +155,7 @@ try {
   const latency = latencySummary(successes);
   const elapsed = Math.max(...raw.map((r) => r.elapsedSeconds));
   const machine = machineInfo();
-  const command = `npm run bench:replicas -- ${process.argv.slice(2).join(' ')}`.trim();
+  const command = ['npm run bench:replicas', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
   const ms = (v: number | undefined): string => (v === undefined ? 'never' : fmt(v));
   const report = [
     ...reportHeading('Replicas: weight flips agreed through etcd under load', command, machine),
