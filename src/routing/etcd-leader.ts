@@ -3,7 +3,13 @@
  * prefix, with the etcd3 client's election: the leader holds a lease that it keeps alive; when
  * it stops or loses etcd for longer than the lease, another replica is elected and takes over.
  * A replica that loses its lease steps down at once and campaigns again.
+ *
+ * etcd3 tells a campaign its lease is lost only 2 × TTL after the last keepalive, while etcd
+ * expires it after 1 × TTL and elects another replica: two leaders for a whole TTL. So the leader
+ * keeps its own clock: the lease lives at least TTL past the sending of the last keepalive etcd
+ * answered, and the leader steps down a third of a TTL before that moment passes unrenewed.
  */
+import { EventEmitter } from 'node:events';
 import type { Campaign, Namespace } from 'etcd3';
 import type { Logger } from '../observability/logger.js';
 
@@ -19,6 +25,9 @@ export class EtcdLeader {
   private stopped = false;
   private leaderName: string | undefined;
   private observing = false;
+  /** While leading: the lease is alive in etcd at least until then (ms since the epoch). */
+  private leaseValidUntil = 0;
+  private leaseCheck: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ns: Namespace,
@@ -43,25 +52,54 @@ export class EtcdLeader {
     if (this.stopped) return;
     const election = this.ns.election(this.name, this.ttlSeconds);
     if (!this.observing) this.observe(election);
+    const campaignedAt = Date.now();
     const campaign = election.campaign(this.replica);
     this.campaign = campaign;
+    // The lease is granted after this moment, so it lives at least a TTL from it.
+    this.leaseValidUntil = campaignedAt + this.ttlSeconds * 1000;
+    const lease = campaignLease(campaign);
+    let firedAt: number[] = [];
+    lease.on('keepaliveFired', () => firedAt.push(Date.now()));
+    lease.on('keepaliveSucceeded', () => {
+      // Answers come in order: this one is for the oldest keepalive not yet answered.
+      const sentAt = firedAt.shift();
+      if (sentAt !== undefined && this.campaign === campaign) this.leaseValidUntil = Math.max(this.leaseValidUntil, sentAt + this.ttlSeconds * 1000);
+    });
+    // A keepalive stream that failed never answers the ones it took.
+    lease.on('keepaliveFailed', () => (firedAt = []));
     campaign.on('elected', () => {
       if (this.campaign !== campaign) return;
+      if (!this.leaseAlive()) {
+        this.lostLease(campaign, 'the lease was not renewed in time to lead');
+        return;
+      }
       this.leading = true;
+      this.leaseCheck = setInterval(() => {
+        if (this.campaign === campaign && !this.leaseAlive()) this.lostLease(campaign, 'the lease may expire in etcd: keepalives are not answered');
+      }, 100).unref();
       this.leaderName = this.replica;
       this.log.info({ replica: this.replica, election: this.name }, 'elected leader: this replica runs the rollout judge');
       this.callbacks.elected();
     });
     campaign.on('error', (error: Error) => {
-      if (this.campaign !== campaign) return;
-      this.campaign = undefined;
-      const wasLeading = this.leading;
-      this.leading = false;
-      this.log.warn({ replica: this.replica, reason: error.message, wasLeading }, 'leader election: lease lost; campaigning again');
-      if (wasLeading) this.callbacks.deposed();
-      void campaign.resign().catch(() => undefined);
-      setTimeout(() => this.start(), 500).unref();
+      if (this.campaign === campaign) this.lostLease(campaign, error.message);
     });
+  }
+
+  private leaseAlive(): boolean {
+    return Date.now() < this.leaseValidUntil - (this.ttlSeconds * 1000) / 3;
+  }
+
+  /** Steps down at once (before another replica can be elected), resigns and campaigns again. */
+  private lostLease(campaign: Campaign, reason: string): void {
+    this.campaign = undefined;
+    clearInterval(this.leaseCheck);
+    const wasLeading = this.leading;
+    this.leading = false;
+    this.log.warn({ replica: this.replica, reason, wasLeading }, 'leader election: lease lost; campaigning again');
+    if (wasLeading) this.callbacks.deposed();
+    void campaign.resign().catch(() => undefined);
+    setTimeout(() => this.start(), 500).unref();
   }
 
   /** Who leads, for the answers of the other replicas. */
@@ -79,6 +117,7 @@ export class EtcdLeader {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.leaseCheck);
     const campaign = this.campaign;
     this.campaign = undefined;
     if (this.leading) {
@@ -88,4 +127,14 @@ export class EtcdLeader {
     // Resigning hands over at once rather than after the lease's time-to-live.
     await campaign?.resign().catch(() => undefined);
   }
+}
+
+/**
+ * The campaign's lease, whose keepalive events etcd3 does not forward. Checked, so that an
+ * etcd3 without it fails the start rather than leaving a leader without its clock.
+ */
+function campaignLease(campaign: Campaign): EventEmitter {
+  const lease = (campaign as unknown as { lease?: unknown }).lease;
+  if (!(lease instanceof EventEmitter)) throw new Error('etcd3 changed: a Campaign has no lease to watch the keepalives of (brisk is built against etcd3 1.1.2)');
+  return lease;
 }

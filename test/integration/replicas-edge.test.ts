@@ -7,10 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { etcdClient } from '../../src/routing/etcd-client.js';
+import { EtcdLeader } from '../../src/routing/etcd-leader.js';
 import { EtcdRouteStore } from '../../src/routing/etcd-route-store.js';
 import type { AuditEntry, RouteState } from '../../src/routing/route-state-file.js';
 import { parseRouteSpec } from '../../src/routing/route.js';
-import { etcdInstalled, startEdgeEtcd, type EdgeEtcd } from '../helpers/etcd-edge.js';
+import { waitFor } from '../helpers/conditions.js';
+import { etcdInstalled, startEdgeEtcd, startEdgeRelay, type EdgeEtcd } from '../helpers/etcd-edge.js';
 
 const haveEtcd = etcdInstalled();
 if (!haveEtcd && process.env['CI'] === 'true') throw new Error("etcd is not installed: .ci/run installs Debian's etcd-server");
@@ -61,5 +63,27 @@ describe.skipIf(!haveEtcd)('etcd route store edges', () => {
     await started.load({ r: spec(100) });
     expect(started.get('r')).toEqual(exporter.get('r'));
     expect(started.audit().map((e: AuditEntry) => e.revision)).toEqual([1, 2, 3]);
+  }, 30_000);
+
+  it('a leader cut off from etcd stops acting before another replica can be elected', async () => {
+    const relay = await startEdgeRelay(etcd.port);
+    const events: string[] = [];
+    const leaderOf = (name: string, endpoint: string): EtcdLeader =>
+      new EtcdLeader(store('/edge/election/', endpoint).namespace, 'judge', name, 2, { elected: () => events.push(`${name} elected`), deposed: () => events.push(`${name} deposed`) }, log);
+    const a = leaderOf('A', relay.endpoint);
+    a.start();
+    await waitFor('A to lead', () => a.isLeader, 10_000);
+    const b = leaderOf('B', etcd.endpoint);
+    b.start();
+    try {
+      relay.cut();
+      // etcd expires A's lease 2 s after its last keepalive and elects B: A must have stopped by then.
+      await waitFor('B to lead', () => b.isLeader, 15_000);
+      expect(events).toEqual(['A elected', 'A deposed', 'B elected']);
+    } finally {
+      await b.stop();
+      await a.stop();
+      relay.close();
+    }
   }, 30_000);
 });
