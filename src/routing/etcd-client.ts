@@ -13,17 +13,32 @@ import { Etcd3, type IOptions } from 'etcd3';
  * etcd3 1.1.2 throws, from inside a gRPC stream handler (so the process dies), when a watch answer
  * comes for a watcher it has just dropped: seen when etcd restarts under several watchers (the
  * routes' and the leader election's). Such an answer is for nobody and is dropped instead.
+ * etcd3 offers no supported hook for it. The patch relies on internals, so they are checked first:
+ * an etcd3 whose WatchManager is not the one patched fails the start, naming the problem, rather
+ * than crashing at the first watch answer or silently not being patched.
  */
 function tolerateStrayWatchAnswers(): void {
-  const { WatchManager } = createRequire(import.meta.url)('etcd3/lib/watch.js') as { WatchManager: { prototype: Record<string, unknown> & { __brisk?: boolean } } };
-  const proto = WatchManager.prototype;
-  if (proto.__brisk) return;
+  const { WatchManager } = createRequire(import.meta.url)('etcd3/lib/watch.js') as { WatchManager?: { prototype: Record<string, unknown> & { __brisk?: boolean } } };
+  const proto = WatchManager?.prototype;
+  if (proto?.__brisk) return;
+  checkWatchInternals(proto);
   proto.__brisk = true;
   const original = proto['handleResponse'] as (this: { watchers: { id: unknown }[] }, res: { watch_id: unknown }) => void;
   proto['handleResponse'] = function (this: { watchers: { id: unknown }[] }, res: { watch_id: unknown }): void {
     if (!this.watchers.some((w) => w.id === res.watch_id)) return;
     original.call(this, res);
   };
+}
+
+/** Throws unless `proto` is etcd3 1.1.2's WatchManager: the method patched, the list it reads, the throw it prevents. */
+export function checkWatchInternals(proto: Record<string, unknown> | undefined): asserts proto is Record<string, unknown> & { __brisk?: boolean } {
+  const handleResponse = proto?.['handleResponse'];
+  const source = typeof handleResponse === 'function' ? Function.prototype.toString.call(handleResponse) : '';
+  if (!source.includes('this.watchers.find(') || !source.includes('res.watch_id') || !source.includes('Failed to find watcher for IWatchResponse')) {
+    throw new Error(
+      'etcd3 changed: its WatchManager.handleResponse is not the one brisk patches to survive etcd restarts (built against etcd3 1.1.2); check src/routing/etcd-client.ts against node_modules/etcd3/lib/watch.js',
+    );
+  }
 }
 
 export interface EtcdClientOptions {
