@@ -86,6 +86,11 @@ export class EtcdLeader {
     });
   }
 
+  /** Gives leadership up (to another replica) and campaigns again. */
+  stepDown(reason: string): void {
+    if (this.campaign) this.lostLease(this.campaign, reason);
+  }
+
   private leaseAlive(): boolean {
     return Date.now() < this.leaseValidUntil - (this.ttlSeconds * 1000) / 3;
   }

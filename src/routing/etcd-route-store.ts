@@ -132,6 +132,24 @@ export class EtcdRouteStore implements RouteStore {
     return this.documents.get(name);
   }
 
+  /**
+   * Reads a shared document from etcd now, for a replica that has just been elected: the watch
+   * may not have brought the last leader's final write yet, and acting on an older record would
+   * undo it (an abort, a step).
+   */
+  async refreshDocument(name: string): Promise<void> {
+    const key = DOCS + name;
+    const read = await this.call(() => this.ns.get(key).exec());
+    const kv = read.kvs[0];
+    if (kv) {
+      this.applyDocument(key, kv.value.toString(), Number(kv.mod_revision));
+    } else if (this.documents.has(name)) {
+      this.modRevisions.delete(key);
+      this.documents.delete(name);
+      this.tellDocument(name, undefined);
+    }
+  }
+
   onDocument(listener: DocumentListener): void {
     this.documentListeners.push(listener);
   }

@@ -70,7 +70,16 @@ export function openRouteStore(config: ServerConfig, log: Logger, registry?: Reg
           replica,
           LEADER_LEASE_SECONDS,
           {
-            elected: () => void elected().catch((error: unknown) => log.error({ err: error }, 'cannot take the rollouts over')),
+            // The rollouts as etcd has them now, not as this replica's watch has brought them so far.
+            elected: () =>
+              void store
+                .refreshDocument(ROLLOUTS_DOCUMENT)
+                .then(elected)
+                .catch((error: unknown) => {
+                  // A leader that cannot run the rollouts lets another replica try.
+                  log.error({ err: error }, 'cannot take the rollouts over: stepping down');
+                  leader?.stepDown('the rollouts could not be taken over');
+                }),
             deposed,
           },
           log,

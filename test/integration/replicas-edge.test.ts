@@ -86,4 +86,21 @@ describe.skipIf(!haveEtcd)('etcd route store edges', () => {
       relay.close();
     }
   }, 30_000);
+
+  it('a newly elected replica reads the rollouts from etcd, not from a watch that may lag behind', async () => {
+    const s = store('/edge/docs/');
+    await s.load({});
+    const other = store('/edge/docs/');
+    await other.load({});
+    await other.putDocument('rollouts', 'first');
+    await s.refreshDocument('rollouts');
+    expect(s.document('rollouts')).toBe('first');
+    // Written straight into etcd and read back at once: no waiting for the watch.
+    await etcd.client.put('/edge/docs/doc/rollouts').value('second').exec();
+    await s.refreshDocument('rollouts');
+    expect(s.document('rollouts')).toBe('second');
+    await etcd.client.delete().key('/edge/docs/doc/rollouts').exec();
+    await s.refreshDocument('rollouts');
+    expect(s.document('rollouts')).toBeUndefined();
+  });
 });
