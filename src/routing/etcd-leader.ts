@@ -8,10 +8,15 @@
  * expires it after 1 × TTL and elects another replica: two leaders for a whole TTL. So the leader
  * keeps its own clock: the lease lives at least TTL past the sending of the last keepalive etcd
  * answered, and the leader steps down a third of a TTL before that moment passes unrenewed.
+ *
+ * That clock cannot stop a leader that is paused (a GC, a stopped VM) between its check and its
+ * write, so its writes carry a fence: its election key and that key's create revision, which etcd
+ * compares in the write's own transaction (etcd-route-store.ts putDocument).
  */
 import { EventEmitter } from 'node:events';
 import type { Campaign, Namespace } from 'etcd3';
 import type { Logger } from '../observability/logger.js';
+import type { WriteFence } from './etcd-route-store.js';
 
 export interface LeaderCallbacks {
   elected(): void;
@@ -28,6 +33,7 @@ export class EtcdLeader {
   /** While leading: the lease is alive in etcd at least until then (ms since the epoch). */
   private leaseValidUntil = 0;
   private leaseCheck: NodeJS.Timeout | undefined;
+  private leaderFence: WriteFence | undefined;
 
   constructor(
     private readonly ns: Namespace,
@@ -40,6 +46,11 @@ export class EtcdLeader {
 
   get isLeader(): boolean {
     return this.leading;
+  }
+
+  /** While leading: the condition on which etcd takes this leader's writes. */
+  fence(): WriteFence | undefined {
+    return this.leading ? this.leaderFence : undefined;
   }
 
   /** Undefined when this replica leads; otherwise why it may not do single-writer work. */
@@ -69,21 +80,38 @@ export class EtcdLeader {
     lease.on('keepaliveFailed', () => (firedAt = []));
     campaign.on('elected', () => {
       if (this.campaign !== campaign) return;
-      if (!this.leaseAlive()) {
-        this.lostLease(campaign, 'the lease was not renewed in time to lead');
-        return;
-      }
-      this.leading = true;
-      this.leaseCheck = setInterval(() => {
-        if (this.campaign === campaign && !this.leaseAlive()) this.lostLease(campaign, 'the lease may expire in etcd: keepalives are not answered');
-      }, 100).unref();
-      this.leaderName = this.replica;
-      this.log.info({ replica: this.replica, election: this.name }, 'elected leader: this replica runs the rollout judge');
-      this.callbacks.elected();
+      // The lease is granted by now: this resolves at once with the key the campaign wrote.
+      void campaign.getCampaignKey().then(
+        (key) => this.elected(campaign, key),
+        (error: Error) => this.campaign === campaign && this.lostLease(campaign, error.message),
+      );
     });
     campaign.on('error', (error: Error) => {
       if (this.campaign === campaign) this.lostLease(campaign, error.message);
     });
+  }
+
+  private elected(campaign: Campaign, key: string): void {
+    if (this.campaign !== campaign) return;
+    if (!this.leaseAlive()) {
+      this.lostLease(campaign, 'the lease was not renewed in time to lead');
+      return;
+    }
+    const createRevision = campaignKeyRevision(campaign);
+    if (createRevision === undefined) {
+      // Without a fence its writes could overwrite a later leader's: it does not lead.
+      this.log.error({ replica: this.replica }, 'etcd3 changed: a Campaign has no key revision to fence the leader\'s writes with (brisk is built against etcd3 1.1.2); not leading');
+      this.lostLease(campaign, 'no fence for the leader\'s writes');
+      return;
+    }
+    this.leaderFence = { key, createRevision };
+    this.leading = true;
+    this.leaseCheck = setInterval(() => {
+      if (this.campaign === campaign && !this.leaseAlive()) this.lostLease(campaign, 'the lease may expire in etcd: keepalives are not answered');
+    }, 100).unref();
+    this.leaderName = this.replica;
+    this.log.info({ replica: this.replica, election: this.name }, 'elected leader: this replica runs the rollout judge');
+    this.callbacks.elected();
   }
 
   /** Gives leadership up (to another replica) and campaigns again. */
@@ -101,6 +129,7 @@ export class EtcdLeader {
     clearInterval(this.leaseCheck);
     const wasLeading = this.leading;
     this.leading = false;
+    this.leaderFence = undefined;
     this.log.warn({ replica: this.replica, reason, wasLeading }, 'leader election: lease lost; campaigning again');
     if (wasLeading) this.callbacks.deposed();
     void campaign.resign().catch(() => undefined);
@@ -127,6 +156,7 @@ export class EtcdLeader {
     this.campaign = undefined;
     if (this.leading) {
       this.leading = false;
+      this.leaderFence = undefined;
       this.callbacks.deposed();
     }
     // Resigning hands over at once rather than after the lease's time-to-live.
@@ -142,4 +172,10 @@ function campaignLease(campaign: Campaign): EventEmitter {
   const lease = (campaign as unknown as { lease?: unknown }).lease;
   if (!(lease instanceof EventEmitter)) throw new Error('etcd3 changed: a Campaign has no lease to watch the keepalives of (brisk is built against etcd3 1.1.2)');
   return lease;
+}
+
+/** The create revision of the campaign's key (etcd3 keeps it private), or undefined when etcd3 has none. */
+function campaignKeyRevision(campaign: Campaign): string | undefined {
+  const revision = (campaign as unknown as { keyRevision?: unknown }).keyRevision;
+  return typeof revision === 'string' && /^[1-9][0-9]*$/.test(revision) ? revision : undefined;
 }

@@ -49,6 +49,20 @@ interface AuditItem {
   entry: AuditEntry;
 }
 
+/** A write condition: `key` (whole, prefix included) exists with this create revision. */
+export interface WriteFence {
+  key: string;
+  createRevision: string;
+}
+
+/** A fenced write refused by etcd: the writer's leadership is gone. */
+export class FencedOutError extends ServingError {
+  constructor(message: string) {
+    super('OVERLOADED', message, 1);
+  }
+}
+FencedOutError.prototype.name = 'FencedOutError';
+
 export type DocumentListener = (name: string, text: string | undefined) => void;
 
 export class EtcdRouteStore implements RouteStore {
@@ -154,10 +168,24 @@ export class EtcdRouteStore implements RouteStore {
     this.documentListeners.push(listener);
   }
 
-  async putDocument(name: string, text: string): Promise<void> {
+  /**
+   * Writes a shared document. With a fence, only while the fence's key (a leader's election key)
+   * still exists with its create revision, checked by etcd in the same transaction: a leader paused
+   * or slow past its lease cannot overwrite what the next leader wrote. A write fenced out throws
+   * FencedOutError and changes nothing.
+   */
+  async putDocument(name: string, text: string, fence?: WriteFence): Promise<void> {
     this.refuseWhenDisconnected();
-    const put = await this.call(() => this.ns.put(DOCS + name).value(text).exec());
-    this.applyDocument(DOCS + name, text, Number(put.header.revision));
+    const key = DOCS + name;
+    if (!fence) {
+      const put = await this.call(() => this.ns.put(key).value(text).exec());
+      this.applyDocument(key, text, Number(put.header.revision));
+      return;
+    }
+    // The fence's key is whole (with this prefix): compared through the client, not the namespace.
+    const txn = await this.call(() => this.client.if(fence.key, 'Create', '==', fence.createRevision).then(this.ns.put(key).value(text)).commit());
+    if (!txn.succeeded) throw new FencedOutError(`${this.prefix}${key} was not written: ${fence.key} is no longer in etcd at create revision ${fence.createRevision}, so this replica no longer leads`);
+    this.applyDocument(key, text, Number(txn.header.revision));
   }
 
   set(name: string, spec: RouteSpec, token: string, ifMatch?: number): Promise<RouteState> {

@@ -2,13 +2,14 @@
  * Edge cases of the etcd route store and the leader election (issue 16), on a real etcd:
  * an import that replaces what was there, a leader that stops acting before its lease can
  * expire in etcd, a new leader that takes the rollouts over from etcd rather than from a
- * watch that may lag.
+ * watch that may lag, an ex-leader whose writes etcd refuses.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { etcdClient } from '../../src/routing/etcd-client.js';
 import { EtcdLeader } from '../../src/routing/etcd-leader.js';
-import { EtcdRouteStore } from '../../src/routing/etcd-route-store.js';
+import { EtcdRouteStore, FencedOutError } from '../../src/routing/etcd-route-store.js';
+import { etcdRolloutRecords } from '../../src/routing/open-route-store.js';
 import type { AuditEntry, RouteState } from '../../src/routing/route-state-file.js';
 import { parseRouteSpec } from '../../src/routing/route.js';
 import { waitFor } from '../helpers/conditions.js';
@@ -103,4 +104,43 @@ describe.skipIf(!haveEtcd)('etcd route store edges', () => {
     await s.refreshDocument('rollouts');
     expect(s.document('rollouts')).toBeUndefined();
   });
+
+  it('an ex-leader whose lease was revoked cannot write the rollouts document, and steps down', async () => {
+    const events: string[] = [];
+    // A 30 s lease: keepalives every 10 s, so A cannot notice the revocation by itself during the test,
+    // as a paused leader would not: only etcd's compare in the write stops it.
+    const replica = async (name: string) => {
+      const s = store('/edge/fence/');
+      await s.load({});
+      const leader = new EtcdLeader(s.namespace, 'judge', name, 30, { elected: () => events.push(`${name} elected`), deposed: () => events.push(`${name} deposed`) }, log);
+      leader.start();
+      return { s, leader, records: etcdRolloutRecords(s, log, () => leader) };
+    };
+    const a = await replica('A');
+    const b = await replica('B');
+    try {
+      await waitFor('A to lead', () => a.leader.isLeader, 10_000);
+      await a.records.write(new Map());
+      expect(a.s.document('rollouts')).toBe('{\n "format": 1,\n "rollouts": {}\n}');
+      const fence = a.leader.fence()!;
+      // What etcd does to the lease of a leader that stopped answering: its election key goes with it.
+      await etcd.client.leaseClient.leaseRevoke({ ID: fence.key.split('/').at(-1)! });
+      await waitFor('B to lead', () => b.leader.isLeader, 10_000);
+      await b.s.putDocument('rollouts', 'written by B', b.leader.fence());
+      expect(a.leader.isLeader).toBe(true);
+
+      // A write A had in flight, with the fence it held: refused by etcd, and A stops acting.
+      await expect(a.records.write(new Map())).rejects.toThrow(/was not written: .*election\/judge\/.* is no longer in etcd .*so this replica no longer leads/);
+      expect(a.leader.isLeader).toBe(false);
+      expect(a.leader.fence()).toBeUndefined();
+      await expect(a.s.putDocument('rollouts', 'stale', fence)).rejects.toBeInstanceOf(FencedOutError);
+      await expect(a.records.write(new Map())).rejects.toThrow(/no longer leads/);
+      const stored = await etcd.client.get('/edge/fence/doc/rollouts').string();
+      expect(stored).toBe('written by B');
+      expect(events).toEqual(['A elected', 'B elected', 'A deposed']);
+    } finally {
+      await a.leader.stop();
+      await b.leader.stop();
+    }
+  }, 30_000);
 });
