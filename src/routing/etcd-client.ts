@@ -50,6 +50,10 @@ export interface EtcdClientOptions {
   password?: string | undefined;
   /** Longest a unary call (a read, a transaction) may take. */
   callTimeoutMs?: number;
+  /** How often the connection is pinged (etcd refuses pings more often than every 5 s, its --grpc-keepalive-min-time). */
+  keepaliveTimeMs?: number;
+  /** How long a ping may go unanswered before the connection is dropped. */
+  keepaliveTimeoutMs?: number;
 }
 
 /** A backoff of 100 ms doubling to 1 s: cockatiel's IBackoff shape, which the client takes. */
@@ -67,6 +71,13 @@ export function etcdClient(options: EtcdClientOptions): Etcd3 {
   const config: IOptions = {
     hosts: [...options.endpoints],
     dialTimeout: callTimeoutMs,
+    // Without pings, a network that silently drops packets (a blackhole, not a closed connection)
+    // leaves the watch open and waiting: brisk_route_store_connected would stay 1 on stale routes.
+    grpcOptions: {
+      'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 10_000,
+      'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? 5_000,
+      'grpc.keepalive_permit_without_calls': 1,
+    },
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
     faultHandling: {
       host: () => passThrough as never,

@@ -55,9 +55,14 @@ export async function startEdgeEtcd(): Promise<EdgeEtcd> {
   };
 }
 
-/** Relays loopback TCP to `port`; `cut()` drops every connection and refuses new ones. */
-export async function startEdgeRelay(port: number): Promise<{ endpoint: string; cut(): void; close(): void }> {
+/**
+ * Relays loopback TCP to `port`; `cut()` drops every connection and refuses new ones; `blackhole()`
+ * stops forwarding without closing anything (new connections too), as a silent network drop does,
+ * until `restore()`.
+ */
+export async function startEdgeRelay(port: number): Promise<{ endpoint: string; cut(): void; blackhole(): void; restore(): void; close(): void }> {
   let open = true;
+  let forwarding = true;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     if (!open) return void socket.destroy();
@@ -70,6 +75,11 @@ export async function startEdgeRelay(port: number): Promise<{ endpoint: string; 
     socket.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
     socket.pipe(upstream).pipe(socket);
+    // After pipe(), which resumes its source.
+    if (!forwarding) {
+      socket.pause();
+      upstream.pause();
+    }
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const cut = (): void => {
@@ -77,5 +87,14 @@ export async function startEdgeRelay(port: number): Promise<{ endpoint: string; 
     for (const s of sockets) s.destroy();
     sockets.clear();
   };
-  return { endpoint: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, cut, close: () => (cut(), server.close()) };
+  // Paused sockets are not read: what they were sent waits in the kernel, unanswered.
+  const blackhole = (): void => {
+    forwarding = false;
+    for (const s of sockets) s.pause();
+  };
+  const restore = (): void => {
+    forwarding = true;
+    for (const s of sockets) s.resume();
+  };
+  return { endpoint: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, cut, blackhole, restore, close: () => (cut(), server.close()) };
 }

@@ -2,8 +2,9 @@
  * Edge cases of the etcd route store and the leader election (issue 16), on a real etcd:
  * an import that replaces what was there, a leader that stops acting before its lease can
  * expire in etcd, a new leader that takes the rollouts over from etcd rather than from a
- * watch that may lag, an ex-leader whose writes etcd refuses.
+ * watch that may lag, an ex-leader whose writes etcd refuses, a network that drops packets silently.
  */
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { etcdClient } from '../../src/routing/etcd-client.js';
@@ -143,4 +144,25 @@ describe.skipIf(!haveEtcd)('etcd route store edges', () => {
       await b.leader.stop();
     }
   }, 30_000);
+
+  it('a silent network blackhole to etcd is noticed by the keepalive: brisk_route_store_connected drops, and comes back after', async () => {
+    const relay = await startEdgeRelay(etcd.port);
+    const registry = new Registry();
+    // 5 s is the most often etcd takes pings (--grpc-keepalive-min-time); the server's default is 10 s.
+    const s = new EtcdRouteStore(etcdClient({ endpoints: [relay.endpoint], keepaliveTimeMs: 5000, keepaliveTimeoutMs: 1000 }), '/edge/blackhole/', log, registry);
+    opened.push(s);
+    const gauge = async (): Promise<number | undefined> => (await registry.getSingleMetric('brisk_route_store_connected')?.get())?.values[0]?.value;
+    try {
+      await s.load({});
+      expect(await gauge()).toBe(1);
+      relay.blackhole();
+      // Nothing is closed: without pings the watch would wait for ever, connected as far as it knows.
+      await waitFor('the store to notice etcd is gone', async () => (await gauge()) === 0, 15_000);
+      await expect(s.set('r', spec(10), 'ops')).rejects.toThrow(/route store \(etcd\) is unavailable/);
+      relay.restore();
+      await waitFor('the store to be back', async () => (await gauge()) === 1, 15_000);
+    } finally {
+      relay.close();
+    }
+  }, 40_000);
 });
