@@ -41,6 +41,9 @@ export function checkWatchInternals(proto: Record<string, unknown> | undefined):
   }
 }
 
+/** Longest an etcd call (a read, a transaction) takes by default before it fails. */
+export const DEFAULT_CALL_TIMEOUT_MS = 3000;
+
 export interface EtcdClientOptions {
   endpoints: readonly string[];
   caFile?: string | undefined;
@@ -66,7 +69,7 @@ const passThrough = { execute: <T>(fn: (context: { signal: AbortSignal; attempt:
 
 export function etcdClient(options: EtcdClientOptions): Etcd3 {
   tolerateStrayWatchAnswers();
-  const callTimeoutMs = options.callTimeoutMs ?? 3000;
+  const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const tls = options.caFile !== undefined || options.certFile !== undefined;
   const config: IOptions = {
     hosts: [...options.endpoints],
@@ -80,6 +83,9 @@ export function etcdClient(options: EtcdClientOptions): Etcd3 {
     },
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
     faultHandling: {
+      // etcd3 retries a call that failed with a deadline by default, over a new connection: a write
+      // etcd had applied (its answer lost) was applied again, and a compare-and-swap lost its own race.
+      global: passThrough as never,
       host: () => passThrough as never,
       watchBackoff: watchBackoff() as never,
     },

@@ -17,9 +17,10 @@
  * again when that revision was compacted.
  */
 import { randomBytes } from 'node:crypto';
-import type { Etcd3, IKeyValue, Namespace, Watcher } from 'etcd3';
+import { GRPCDeadlineExceededError, type Etcd3, type IKeyValue, type Namespace, type Watcher } from 'etcd3';
 import { Gauge, type Registry } from 'prom-client';
 import { ServingError } from '../errors.js';
+import { DEFAULT_CALL_TIMEOUT_MS } from './etcd-client.js';
 import type { Logger } from '../observability/logger.js';
 import { AUDIT_LENGTH, configuredRoutes, nextRouteState, noteEntry, promotedSpec, routeUsing } from './route-change.js';
 import { checkedAuditEntry, checkedRoute, type AuditEntry, type RouteAction, type RouteState } from './route-state-file.js';
@@ -87,6 +88,8 @@ export class EtcdRouteStore implements RouteStore {
     readonly prefix: string,
     private readonly log: Logger,
     registry?: Registry,
+    /** The deadline the client puts on each call (etcdClient's callTimeoutMs), to name it in answers. */
+    private readonly callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS,
   ) {
     this.ns = client.namespace(prefix);
     if (registry) {
@@ -178,12 +181,12 @@ export class EtcdRouteStore implements RouteStore {
     this.refuseWhenDisconnected();
     const key = DOCS + name;
     if (!fence) {
-      const put = await this.call(() => this.ns.put(key).value(text).exec());
+      const put = await this.write(() => this.ns.put(key).value(text).exec());
       this.applyDocument(key, text, Number(put.header.revision));
       return;
     }
     // The fence's key is whole (with this prefix): compared through the client, not the namespace.
-    const txn = await this.call(() => this.client.if(fence.key, 'Create', '==', fence.createRevision).then(this.ns.put(key).value(text)).commit());
+    const txn = await this.write(() => this.client.if(fence.key, 'Create', '==', fence.createRevision).then(this.ns.put(key).value(text)).commit());
     if (!txn.succeeded) throw new FencedOutError(`${this.prefix}${key} was not written: ${fence.key} is no longer in etcd at create revision ${fence.createRevision}, so this replica no longer leads`);
     this.applyDocument(key, text, Number(txn.header.revision));
   }
@@ -203,7 +206,7 @@ export class EtcdRouteStore implements RouteStore {
       if (!current) throw new ServingError('NOT_FOUND', `no route ${name}`);
       const entry = noteEntry(current, token, reason);
       const key = auditKey();
-      const put = await this.call(() => this.ns.put(key).value(JSON.stringify(entry)).exec());
+      const put = await this.write(() => this.ns.put(key).value(JSON.stringify(entry)).exec());
       this.applyAudit(key, entry, Number(put.header.revision));
       this.trimAudit();
     });
@@ -246,7 +249,7 @@ export class EtcdRouteStore implements RouteStore {
     if (ops.length + deletes.length > MAX_TXN_OPS) {
       throw new ServingError('INVALID_ARGUMENT', `an import changes ${ops.length + deletes.length} keys, more than the ${MAX_TXN_OPS} etcd takes in one transaction`);
     }
-    await this.call(() => this.ns.if(SEEDED, 'Create', '>', -1).then(...ops, ...deletes).commit());
+    await this.write(() => this.ns.if(SEEDED, 'Create', '>', -1).then(...ops, ...deletes).commit());
     const entries = audit.slice(-AUDIT_LENGTH);
     const keys = entries.map((_entry, i) => `${AUDIT}${String(i).padStart(15, '0')}-import`);
     const newKeys = new Set(keys);
@@ -257,7 +260,7 @@ export class EtcdRouteStore implements RouteStore {
     ];
     for (let i = 0; i < batches.length; i += MAX_TXN_OPS) {
       const batch = batches.slice(i, i + MAX_TXN_OPS);
-      await this.call(() => this.ns.if(SEEDED, 'Create', '>', -1).then(...batch).commit());
+      await this.write(() => this.ns.if(SEEDED, 'Create', '>', -1).then(...batch).commit());
     }
   }
 
@@ -324,7 +327,7 @@ export class EtcdRouteStore implements RouteStore {
       const stored: StoredRoute = { route, history: [], change: { action: 'set', token: 'configured' } };
       return this.ns.put(ROUTES + route.name).value(JSON.stringify(stored));
     });
-    const txn = await this.call(() =>
+    const txn = await this.write(() =>
       this.ns
         .if(SEEDED, 'Create', '==', 0)
         .then(this.ns.put(SEEDED).value(new Date().toISOString()), ...puts)
@@ -502,7 +505,7 @@ export class EtcdRouteStore implements RouteStore {
         const change = nextRouteState(current, stored?.history ?? [], name, action, next(current, stored?.history ?? []), token, reason);
         const value: StoredRoute = { route: change.updated, history: change.history, change: { action, token } };
         const entryKey = auditKey();
-        const txn = await this.call(() =>
+        const txn = await this.write(() =>
           this.ns
             .if(key, 'Mod', '==', modRevision)
             .then(this.ns.put(key).value(JSON.stringify(value)), this.ns.put(entryKey).value(JSON.stringify(change.entry)))
@@ -533,6 +536,21 @@ export class EtcdRouteStore implements RouteStore {
     } catch (error) {
       if (error instanceof ServingError) throw error;
       throw unavailable(`etcd did not answer: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /**
+   * An etcd call that changes something. Its deadline passing says nothing of the outcome: etcd
+   * may have applied it and the answer been lost, so the caller is told to look before retrying.
+   */
+  private async write<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof GRPCDeadlineExceededError) {
+        throw new ServingError('OVERLOADED', `etcd did not answer within ${this.callTimeoutMs / 1000} s; the change may have been applied: read the route before retrying`, 5);
+      }
+      return this.call(() => Promise.reject(error));
     }
   }
 

@@ -58,16 +58,22 @@ export async function startEdgeEtcd(): Promise<EdgeEtcd> {
 /**
  * Relays loopback TCP to `port`; `cut()` drops every connection and refuses new ones; `blackhole()`
  * stops forwarding without closing anything (new connections too), as a silent network drop does,
+ * and `muteAnswers()` forwards what clients send but not what etcd answers (new connections too),
  * until `restore()`.
  */
-export async function startEdgeRelay(port: number): Promise<{ endpoint: string; cut(): void; blackhole(): void; restore(): void; close(): void }> {
+export async function startEdgeRelay(
+  port: number,
+): Promise<{ endpoint: string; cut(): void; blackhole(): void; muteAnswers(): void; restore(): void; close(): void }> {
   let open = true;
   let forwarding = true;
+  let answering = true;
   const sockets = new Set<net.Socket>();
+  const upstreams = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     if (!open) return void socket.destroy();
     const upstream = net.connect(port, '127.0.0.1');
     sockets.add(socket).add(upstream);
+    upstreams.add(upstream);
     const drop = (): void => {
       socket.destroy();
       upstream.destroy();
@@ -76,10 +82,8 @@ export async function startEdgeRelay(port: number): Promise<{ endpoint: string; 
     upstream.on('error', drop).on('close', drop);
     socket.pipe(upstream).pipe(socket);
     // After pipe(), which resumes its source.
-    if (!forwarding) {
-      socket.pause();
-      upstream.pause();
-    }
+    if (!forwarding) socket.pause();
+    if (!forwarding || !answering) upstream.pause();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const cut = (): void => {
@@ -92,9 +96,14 @@ export async function startEdgeRelay(port: number): Promise<{ endpoint: string; 
     forwarding = false;
     for (const s of sockets) s.pause();
   };
+  const muteAnswers = (): void => {
+    answering = false;
+    for (const s of upstreams) s.pause();
+  };
   const restore = (): void => {
     forwarding = true;
+    answering = true;
     for (const s of sockets) s.resume();
   };
-  return { endpoint: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, cut, blackhole, restore, close: () => (cut(), server.close()) };
+  return { endpoint: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, cut, blackhole, muteAnswers, restore, close: () => (cut(), server.close()) };
 }

@@ -2,10 +2,12 @@
  * Edge cases of the etcd route store and the leader election (issue 16), on a real etcd:
  * an import that replaces what was there, a leader that stops acting before its lease can
  * expire in etcd, a new leader that takes the rollouts over from etcd rather than from a
- * watch that may lag, an ex-leader whose writes etcd refuses, a network that drops packets silently.
+ * watch that may lag, an ex-leader whose writes etcd refuses, a network that drops packets silently,
+ * a write whose answer is lost.
  */
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServingError } from '../../src/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { etcdClient } from '../../src/routing/etcd-client.js';
 import { EtcdLeader } from '../../src/routing/etcd-leader.js';
@@ -13,7 +15,7 @@ import { EtcdRouteStore, FencedOutError } from '../../src/routing/etcd-route-sto
 import { etcdRolloutRecords } from '../../src/routing/open-route-store.js';
 import type { AuditEntry, RouteState } from '../../src/routing/route-state-file.js';
 import { parseRouteSpec } from '../../src/routing/route.js';
-import { waitFor } from '../helpers/conditions.js';
+import { rejection, waitFor } from '../helpers/conditions.js';
 import { etcdInstalled, startEdgeEtcd, startEdgeRelay, type EdgeEtcd } from '../helpers/etcd-edge.js';
 
 const haveEtcd = etcdInstalled();
@@ -165,4 +167,26 @@ describe.skipIf(!haveEtcd)('etcd route store edges', () => {
       relay.close();
     }
   }, 40_000);
+
+  it('a write whose answer never comes is answered 503 saying it may have been applied, and it was', async () => {
+    const relay = await startEdgeRelay(etcd.port);
+    const s = new EtcdRouteStore(etcdClient({ endpoints: [relay.endpoint], callTimeoutMs: 1000 }), '/edge/deadline/', log, undefined, 1000);
+    opened.push(s);
+    try {
+      await s.load({});
+      await s.set('r', spec(10), 'ops');
+      // etcd gets the write and applies it; its answer is lost on the way back.
+      relay.muteAnswers();
+      const error = await rejection<ServingError>(s.note('r', 'ops', 'checked by hand'));
+      expect(error.code).toBe('OVERLOADED');
+      expect(error.message).toBe('etcd did not answer within 1 s; the change may have been applied: read the route before retrying');
+      const audit = await etcd.client.getAll().prefix('/edge/deadline/audit/').strings();
+      // Applied once: the client does not send it again on a new connection.
+      expect(Object.values(audit).filter((text) => text.includes('checked by hand'))).toHaveLength(1);
+      // A read that times out changed nothing and says only that etcd did not answer.
+      await expect(s.set('r', spec(20), 'ops')).rejects.toThrow(/unavailable, so routes cannot change now: etcd did not answer: /);
+    } finally {
+      relay.close();
+    }
+  }, 30_000);
 });
