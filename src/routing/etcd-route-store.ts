@@ -264,53 +264,39 @@ export class EtcdRouteStore implements RouteStore {
     }
   }
 
-  /** Everything under the prefix, read once (brisk routes export). */
+  /**
+   * Everything under the prefix, read once (at the start, after a compaction, for brisk routes
+   * export). A key is taken only when its value is newer than the one this replica holds: while
+   * the read was in flight, the watch or this replica's own write may have applied a later one,
+   * and told of it already.
+   */
   async readAll(): Promise<void> {
     const all = await this.call(() => this.ns.getAll().exec());
-    const routes = new Map<string, RouteState>();
-    const histories = new Map<string, RouteState[]>();
-    const changes = new Map<string, StoredRoute['change']>();
-    const modRevisions = new Map<string, number>();
-    const auditItems: AuditItem[] = [];
-    const documents = new Map<string, string>();
-    for (const kv of all.kvs) {
+    const snapshot = Number(all.header.revision);
+    const read = new Set<string>();
+    const kvs = [...all.kvs].sort((a, b) => Number(a.mod_revision) - Number(b.mod_revision));
+    for (const kv of kvs) {
       const key = kv.key.toString();
+      read.add(key);
       const modRevision = Number(kv.mod_revision);
-      try {
-        if (key.startsWith(ROUTES)) {
-          const stored = parseStoredRoute(key.slice(ROUTES.length), kv.value.toString());
-          routes.set(stored.route.name, stored.route);
-          histories.set(stored.route.name, stored.history);
-          changes.set(stored.route.name, stored.change);
-        } else if (key.startsWith(AUDIT)) {
-          auditItems.push({ key, modRevision, entry: checkedAuditEntry(JSON.parse(kv.value.toString()), key) });
-        } else if (key.startsWith(DOCS)) {
-          documents.set(key.slice(DOCS.length), kv.value.toString());
-        }
-        modRevisions.set(key, modRevision);
-      } catch (error) {
-        this.log.error({ key: this.prefix + key, reason: error instanceof Error ? error.message : String(error) }, 'route store: a value in etcd cannot be trusted; left out');
+      if (modRevision <= (this.modRevisions.get(key) ?? 0)) continue;
+      if (key.startsWith(AUDIT)) {
+        // Kept in etcd's order below, whatever order they are taken in.
+        this.parsed(key, () => {
+          this.modRevisions.set(key, modRevision);
+          this.auditItems.push({ key, modRevision, entry: checkedAuditEntry(JSON.parse(kv.value.toString()), key) });
+        });
+      } else {
+        this.applyValue(key, kv.value.toString(), modRevision);
       }
     }
-    auditItems.sort((a, b) => a.modRevision - b.modRevision || (a.key < b.key ? -1 : 1));
-    const before = this.routes;
-    this.routes = routes;
-    this.historiesByRoute = histories;
-    this.modRevisions = modRevisions;
-    this.auditItems = auditItems.slice(-AUDIT_LENGTH);
-    const documentsBefore = this.documents;
-    this.documents = documents;
-    this.revision = Number(all.header.revision);
-    this.log.info({ routes: [...routes.keys()], revision: this.revision }, 'routes read from etcd');
-    for (const [name, route] of routes) {
-      const old = before.get(name);
-      if (!old || old.revision !== route.revision || JSON.stringify(old.spec) !== JSON.stringify(route.spec)) {
-        const change = changes.get(name)!;
-        this.tell(route, change.action, change.token);
-      }
-    }
-    for (const [name, text] of documents) if (documentsBefore.get(name) !== text) this.tellDocument(name, text);
-    for (const name of documentsBefore.keys()) if (!documents.has(name)) this.tellDocument(name, undefined);
+    // Gone from etcd by the read, and not written since: deleted while this replica was not watching.
+    for (const [key, modRevision] of [...this.modRevisions]) if (!read.has(key) && modRevision <= snapshot) this.forget(key);
+    this.auditItems.sort((a, b) => a.modRevision - b.modRevision || (a.key < b.key ? -1 : 1));
+    for (const dropped of this.auditItems.splice(0, Math.max(0, this.auditItems.length - AUDIT_LENGTH))) this.modRevisions.delete(dropped.key);
+    // The watch may have brought later changes already: it resumes after the later of the two.
+    this.revision = Math.max(this.revision, snapshot);
+    this.log.info({ routes: [...this.routes.keys()], revision: this.revision }, 'routes read from etcd');
   }
 
   async close(): Promise<void> {
@@ -388,21 +374,34 @@ export class EtcdRouteStore implements RouteStore {
   }
 
   private applyPut(kv: IKeyValue): void {
-    const key = kv.key.toString();
     const modRevision = Number(kv.mod_revision);
     this.revision = Math.max(this.revision, modRevision);
+    this.applyValue(kv.key.toString(), kv.value.toString(), modRevision);
+  }
+
+  private applyValue(key: string, text: string, modRevision: number): void {
+    this.parsed(key, () => {
+      if (key.startsWith(ROUTES)) this.applyRoute(key, parseStoredRoute(key.slice(ROUTES.length), text), modRevision);
+      else if (key.startsWith(AUDIT)) this.applyAudit(key, checkedAuditEntry(JSON.parse(text), key), modRevision);
+      else if (key.startsWith(DOCS)) this.applyDocument(key, text, modRevision);
+    });
+  }
+
+  /** Applies a value from etcd; one that cannot be trusted is logged and left out, and what was held stays. */
+  private parsed(key: string, apply: () => void): void {
     try {
-      if (key.startsWith(ROUTES)) this.applyRoute(key, parseStoredRoute(key.slice(ROUTES.length), kv.value.toString()), modRevision);
-      else if (key.startsWith(AUDIT)) this.applyAudit(key, checkedAuditEntry(JSON.parse(kv.value.toString()), key), modRevision);
-      else if (key.startsWith(DOCS)) this.applyDocument(key, kv.value.toString(), modRevision);
+      apply();
     } catch (error) {
       this.log.error({ key: this.prefix + key, reason: error instanceof Error ? error.message : String(error) }, 'route store: a value in etcd cannot be trusted; left out');
     }
   }
 
   private applyDelete(kv: IKeyValue): void {
-    const key = kv.key.toString();
     this.revision = Math.max(this.revision, Number(kv.mod_revision));
+    this.forget(kv.key.toString());
+  }
+
+  private forget(key: string): void {
     this.modRevisions.delete(key);
     if (key.startsWith(ROUTES)) {
       const name = key.slice(ROUTES.length);

@@ -3,7 +3,7 @@
  * an import that replaces what was there, a leader that stops acting before its lease can
  * expire in etcd, a new leader that takes the rollouts over from etcd rather than from a
  * watch that may lag, an ex-leader whose writes etcd refuses, a network that drops packets silently,
- * a write whose answer is lost.
+ * a write whose answer is lost, a full read that comes back after the watch brought something newer.
  */
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -189,4 +189,30 @@ describe.skipIf(!haveEtcd)('etcd route store edges', () => {
       relay.close();
     }
   }, 30_000);
+
+  it('a full read answered late does not undo a newer change the watch applied meanwhile, nor report a change twice', async () => {
+    const s = store('/edge/readall/');
+    await s.load({ r: spec(10) });
+    const other = store('/edge/readall/');
+    await other.load({});
+    const told: number[] = [];
+    s.watch((route) => told.push(route.spec.targets[0]!.weight));
+    // The read's answer is held until another replica has changed the route and the watch has brought it here.
+    const getAll = s.namespace.getAll.bind(s.namespace);
+    s.namespace.getAll = () => {
+      const builder = getAll();
+      const exec = builder.exec.bind(builder);
+      builder.exec = async () => {
+        const answer = await exec();
+        await other.set('r', spec(90), 'ops');
+        await waitFor('the watch to bring the change', () => s.get('r')?.spec.targets[0]?.weight === 90, 10_000);
+        return answer;
+      };
+      return builder;
+    };
+    await s.readAll();
+    expect(s.get('r')?.spec.targets[0]?.weight).toBe(90);
+    expect(s.get('r')?.revision).toBe(other.get('r')?.revision);
+    expect(told).toEqual([90]);
+  });
 });
