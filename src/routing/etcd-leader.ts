@@ -14,9 +14,12 @@
  * compares in the write's own transaction (etcd-route-store.ts putDocument).
  */
 import { EventEmitter } from 'node:events';
-import type { Campaign, Namespace } from 'etcd3';
+import type { Campaign, ElectionObserver, Namespace } from 'etcd3';
 import type { Logger } from '../observability/logger.js';
-import type { WriteFence } from './etcd-route-store.js';
+import { boundedWait, type WriteFence } from './etcd-route-store.js';
+
+/** Longest stop() waits for etcd to confirm the end of the observer's watch. */
+const CANCEL_WAIT_MS = 1000;
 
 export interface LeaderCallbacks {
   elected(): void;
@@ -34,6 +37,7 @@ export class EtcdLeader {
   private leaseValidUntil = 0;
   private leaseCheck: NodeJS.Timeout | undefined;
   private leaderFence: WriteFence | undefined;
+  private observer: ElectionObserver | undefined;
 
   constructor(
     private readonly ns: Namespace,
@@ -142,9 +146,15 @@ export class EtcdLeader {
     election
       .observe()
       .then((observer) => {
+        // Stopped while the observer started: it watches nothing for anybody.
+        if (this.stopped) return void boundedWait(observer.cancel(), CANCEL_WAIT_MS);
+        this.observer = observer;
         this.leaderName = observer.leader();
         observer.on('change', (value) => (this.leaderName = value));
-        observer.on('error', () => undefined);
+        // The observer stops at an error: the next campaign observes again.
+        observer.on('error', () => {
+          if (this.observer === observer) [this.observer, this.observing] = [undefined, false];
+        });
       })
       .catch(() => (this.observing = false));
   }
@@ -160,7 +170,9 @@ export class EtcdLeader {
       this.callbacks.deposed();
     }
     // Resigning hands over at once rather than after the lease's time-to-live.
-    await campaign?.resign().catch(() => undefined);
+    const observer = this.observer;
+    this.observer = undefined;
+    await Promise.all([campaign?.resign().catch(() => undefined), boundedWait(observer?.cancel(), CANCEL_WAIT_MS)]);
   }
 }
 

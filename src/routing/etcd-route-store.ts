@@ -33,6 +33,8 @@ const DOCS = 'doc/';
 const SEEDED = 'seeded';
 /** Lost races in a row before a change gives up with 409: only a storm of writers gets there. */
 const MAX_ATTEMPTS = 8;
+/** Longest close() waits for etcd to confirm a watch's cancel. */
+const CANCEL_WAIT_MS = 1000;
 /** etcd's default limit on the operations of one transaction (--max-txn-ops). */
 const MAX_TXN_OPS = 128;
 
@@ -302,7 +304,9 @@ export class EtcdRouteStore implements RouteStore {
   async close(): Promise<void> {
     this.closed = true;
     await this.queue;
-    await this.watcher?.cancel().catch(() => undefined);
+    // A cancel waits for etcd to answer it, which an unreachable etcd never does: closing the
+    // client after a second ends the watch all the same.
+    await boundedWait(this.watcher?.cancel(), CANCEL_WAIT_MS);
     this.client.close();
   }
 
@@ -558,6 +562,13 @@ export class EtcdRouteStore implements RouteStore {
     this.queue = result.catch(() => undefined);
     return result;
   }
+}
+
+/** Waits for `promise` (its failure ignored), at most `ms`. */
+export async function boundedWait(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise?.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 const unavailable = (reason: string): ServingError =>

@@ -3,7 +3,8 @@
  * an import that replaces what was there, a leader that stops acting before its lease can
  * expire in etcd, a new leader that takes the rollouts over from etcd rather than from a
  * watch that may lag, an ex-leader whose writes etcd refuses, a network that drops packets silently,
- * a write whose answer is lost, a full read that comes back after the watch brought something newer.
+ * a write whose answer is lost, a full read that comes back after the watch brought something newer,
+ * shutting down without waiting on etcd, and without a watch left behind.
  */
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +16,7 @@ import { EtcdRouteStore, FencedOutError } from '../../src/routing/etcd-route-sto
 import { etcdRolloutRecords } from '../../src/routing/open-route-store.js';
 import type { AuditEntry, RouteState } from '../../src/routing/route-state-file.js';
 import { parseRouteSpec } from '../../src/routing/route.js';
-import { rejection, waitFor } from '../helpers/conditions.js';
+import { rejection, settledFlag, waitFor } from '../helpers/conditions.js';
 import { etcdInstalled, startEdgeEtcd, startEdgeRelay, type EdgeEtcd } from '../helpers/etcd-edge.js';
 
 const haveEtcd = etcdInstalled();
@@ -214,5 +215,40 @@ describe.skipIf(!haveEtcd)('etcd route store edges', () => {
     expect(s.get('r')?.spec.targets[0]?.weight).toBe(90);
     expect(s.get('r')?.revision).toBe(other.get('r')?.revision);
     expect(told).toEqual([90]);
+  });
+
+  it('close() does not wait for an unreachable etcd to confirm the end of the watch', async () => {
+    const relay = await startEdgeRelay(etcd.port);
+    const s = new EtcdRouteStore(etcdClient({ endpoints: [relay.endpoint] }), '/edge/close/', log);
+    try {
+      await s.load({});
+      // Silent before the keepalive can notice (10 s): the watch still counts as connected.
+      relay.blackhole();
+      const closed = settledFlag(s.close());
+      await waitFor('close() to return', closed, 3000);
+      expect(s.connected).toBe(true);
+    } finally {
+      relay.close();
+    }
+  });
+
+  it('a stopped leader ends its watch of who leads', async () => {
+    const watchers = async (): Promise<number> => {
+      const text = await (await fetch(`${etcd.endpoint}/metrics`)).text();
+      return Number(/^etcd_debugging_mvcc_watcher_total (\d+)$/m.exec(text)?.[1]);
+    };
+    const before = await watchers();
+    const client = etcdClient({ endpoints: [etcd.endpoint] });
+    try {
+      const leader = new EtcdLeader(client.namespace('/edge/observer/'), 'judge', 'A', 2, { elected: () => undefined, deposed: () => undefined }, log);
+      leader.start();
+      await waitFor('A to lead', () => leader.isLeader, 10_000);
+      // The observer watches the leader's key.
+      await waitFor('the observer to watch', async () => (await watchers()) > before, 10_000);
+      await leader.stop();
+      await waitFor('no watch left', async () => (await watchers()) === before, 5000);
+    } finally {
+      client.close();
+    }
   });
 });
