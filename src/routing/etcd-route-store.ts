@@ -17,9 +17,10 @@
  * again when that revision was compacted.
  */
 import { randomBytes } from 'node:crypto';
-import type { Etcd3, IKeyValue, Namespace, Watcher } from 'etcd3';
+import { GRPCDeadlineExceededError, type Etcd3, type IKeyValue, type Namespace, type Watcher } from 'etcd3';
 import { Gauge, type Registry } from 'prom-client';
 import { ServingError } from '../errors.js';
+import { DEFAULT_CALL_TIMEOUT_MS } from './etcd-client.js';
 import type { Logger } from '../observability/logger.js';
 import { AUDIT_LENGTH, configuredRoutes, nextRouteState, noteEntry, promotedSpec, routeUsing } from './route-change.js';
 import { checkedAuditEntry, checkedRoute, type AuditEntry, type RouteAction, type RouteState } from './route-state-file.js';
@@ -32,6 +33,10 @@ const DOCS = 'doc/';
 const SEEDED = 'seeded';
 /** Lost races in a row before a change gives up with 409: only a storm of writers gets there. */
 const MAX_ATTEMPTS = 8;
+/** Longest close() waits for etcd to confirm a watch's cancel. */
+const CANCEL_WAIT_MS = 1000;
+/** etcd's default limit on the operations of one transaction (--max-txn-ops). */
+const MAX_TXN_OPS = 128;
 
 /** The value of `routes/<name>`. */
 export interface StoredRoute {
@@ -46,6 +51,20 @@ interface AuditItem {
   modRevision: number;
   entry: AuditEntry;
 }
+
+/** A write condition: `key` (whole, prefix included) exists with this create revision. */
+export interface WriteFence {
+  key: string;
+  createRevision: string;
+}
+
+/** A fenced write refused by etcd: the writer's leadership is gone. */
+export class FencedOutError extends ServingError {
+  constructor(message: string) {
+    super('OVERLOADED', message, 1);
+  }
+}
+FencedOutError.prototype.name = 'FencedOutError';
 
 export type DocumentListener = (name: string, text: string | undefined) => void;
 
@@ -71,6 +90,8 @@ export class EtcdRouteStore implements RouteStore {
     readonly prefix: string,
     private readonly log: Logger,
     registry?: Registry,
+    /** The deadline the client puts on each call (etcdClient's callTimeoutMs), to name it in answers. */
+    private readonly callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS,
   ) {
     this.ns = client.namespace(prefix);
     if (registry) {
@@ -130,14 +151,46 @@ export class EtcdRouteStore implements RouteStore {
     return this.documents.get(name);
   }
 
+  /**
+   * Reads a shared document from etcd now, for a replica that has just been elected: the watch
+   * may not have brought the last leader's final write yet, and acting on an older record would
+   * undo it (an abort, a step).
+   */
+  async refreshDocument(name: string): Promise<void> {
+    const key = DOCS + name;
+    const read = await this.call(() => this.ns.get(key).exec());
+    const kv = read.kvs[0];
+    if (kv) {
+      this.applyDocument(key, kv.value.toString(), Number(kv.mod_revision));
+    } else if (this.documents.has(name)) {
+      this.modRevisions.delete(key);
+      this.documents.delete(name);
+      this.tellDocument(name, undefined);
+    }
+  }
+
   onDocument(listener: DocumentListener): void {
     this.documentListeners.push(listener);
   }
 
-  async putDocument(name: string, text: string): Promise<void> {
+  /**
+   * Writes a shared document. With a fence, only while the fence's key (a leader's election key)
+   * still exists with its create revision, checked by etcd in the same transaction: a leader paused
+   * or slow past its lease cannot overwrite what the next leader wrote. A write fenced out throws
+   * FencedOutError and changes nothing.
+   */
+  async putDocument(name: string, text: string, fence?: WriteFence): Promise<void> {
     this.refuseWhenDisconnected();
-    const put = await this.call(() => this.ns.put(DOCS + name).value(text).exec());
-    this.applyDocument(DOCS + name, text, Number(put.header.revision));
+    const key = DOCS + name;
+    if (!fence) {
+      const put = await this.write(() => this.ns.put(key).value(text).exec());
+      this.applyDocument(key, text, Number(put.header.revision));
+      return;
+    }
+    // The fence's key is whole (with this prefix): compared through the client, not the namespace.
+    const txn = await this.write(() => this.client.if(fence.key, 'Create', '==', fence.createRevision).then(this.ns.put(key).value(text)).commit());
+    if (!txn.succeeded) throw new FencedOutError(`${this.prefix}${key} was not written: ${fence.key} is no longer in etcd at create revision ${fence.createRevision}, so this replica no longer leads`);
+    this.applyDocument(key, text, Number(txn.header.revision));
   }
 
   set(name: string, spec: RouteSpec, token: string, ifMatch?: number): Promise<RouteState> {
@@ -155,7 +208,7 @@ export class EtcdRouteStore implements RouteStore {
       if (!current) throw new ServingError('NOT_FOUND', `no route ${name}`);
       const entry = noteEntry(current, token, reason);
       const key = auditKey();
-      const put = await this.call(() => this.ns.put(key).value(JSON.stringify(entry)).exec());
+      const put = await this.write(() => this.ns.put(key).value(JSON.stringify(entry)).exec());
       this.applyAudit(key, entry, Number(put.header.revision));
       this.trimAudit();
     });
@@ -174,79 +227,86 @@ export class EtcdRouteStore implements RouteStore {
   }
 
   /**
-   * Replaces the whole route state (brisk routes import): every route, its history and the audit
-   * trail, in one transaction. Replicas watching see it as one change.
+   * Replaces the whole route state (brisk routes import): every route and document, and the
+   * seeded mark (so that no replica seeds its configured routes over the import), in one
+   * transaction; the audit trail follows in batches. Replicas watching see the routes change at once.
    */
   async replaceAll(routes: ReadonlyMap<string, RouteState>, history: ReadonlyMap<string, readonly RouteState[]>, audit: readonly AuditEntry[], documents: ReadonlyMap<string, string>): Promise<void> {
-    const txn = this.ns.if(SEEDED, 'Create', '>', -1).then(this.ns.delete().prefix(ROUTES), this.ns.delete().prefix(AUDIT), this.ns.delete().prefix(DOCS), this.ns.put(SEEDED).value('import'));
-    const ops: ReturnType<Namespace['put']>[] = [];
+    // etcd refuses a transaction that puts a key inside a range it deletes, and etcd3's `then`
+    // replaces earlier clauses rather than adding to them: the keys that go are deleted one by one.
+    const existing = async (prefix: string): Promise<string[]> => this.call(() => this.ns.getAll().prefix(prefix).keys());
+    const ops: ReturnType<Namespace['put']>[] = [this.ns.put(SEEDED).value('import')];
+    const kept = new Set<string>();
     for (const [name, route] of routes) {
       const stored: StoredRoute = { route, history: [...(history.get(name) ?? [])], change: { action: 'set', token: 'import' } };
+      kept.add(ROUTES + name);
       ops.push(this.ns.put(ROUTES + name).value(JSON.stringify(stored)));
     }
-    for (const [name, text] of documents) ops.push(this.ns.put(DOCS + name).value(text));
-    await this.call(() => txn.then(...ops).commit());
-    // etcd takes at most 128 operations in a transaction (its default): the audit trail follows in batches.
+    for (const [name, text] of documents) {
+      kept.add(DOCS + name);
+      ops.push(this.ns.put(DOCS + name).value(text));
+    }
+    const stale = [...(await existing(ROUTES)), ...(await existing(DOCS))].filter((key) => !kept.has(key));
+    const deletes = stale.map((key) => this.ns.delete().key(key));
+    if (ops.length + deletes.length > MAX_TXN_OPS) {
+      throw new ServingError('INVALID_ARGUMENT', `an import changes ${ops.length + deletes.length} keys, more than the ${MAX_TXN_OPS} etcd takes in one transaction`);
+    }
+    await this.write(() => this.ns.if(SEEDED, 'Create', '>', -1).then(...ops, ...deletes).commit());
     const entries = audit.slice(-AUDIT_LENGTH);
-    for (let i = 0; i < entries.length; i += 100) {
-      const batch = entries.slice(i, i + 100).map((entry, j) => this.ns.put(`${AUDIT}${String(i + j).padStart(15, '0')}-import`).value(JSON.stringify(entry)));
-      await this.call(() => this.ns.if(SEEDED, 'Create', '>', -1).then(...batch).commit());
+    const keys = entries.map((_entry, i) => `${AUDIT}${String(i).padStart(15, '0')}-import`);
+    const newKeys = new Set(keys);
+    const oldAudit = (await existing(AUDIT)).filter((key) => !newKeys.has(key));
+    const batches = [
+      ...oldAudit.map((key) => this.ns.delete().key(key)),
+      ...entries.map((entry, i) => this.ns.put(keys[i]!).value(JSON.stringify(entry))),
+    ];
+    for (let i = 0; i < batches.length; i += MAX_TXN_OPS) {
+      const batch = batches.slice(i, i + MAX_TXN_OPS);
+      await this.write(() => this.ns.if(SEEDED, 'Create', '>', -1).then(...batch).commit());
     }
   }
 
-  /** Everything under the prefix, read once (brisk routes export). */
+  /**
+   * Everything under the prefix, read once (at the start, after a compaction, for brisk routes
+   * export). A key is taken only when its value is newer than the one this replica holds: while
+   * the read was in flight, the watch or this replica's own write may have applied a later one,
+   * and told of it already.
+   */
   async readAll(): Promise<void> {
     const all = await this.call(() => this.ns.getAll().exec());
-    const routes = new Map<string, RouteState>();
-    const histories = new Map<string, RouteState[]>();
-    const changes = new Map<string, StoredRoute['change']>();
-    const modRevisions = new Map<string, number>();
-    const auditItems: AuditItem[] = [];
-    const documents = new Map<string, string>();
-    for (const kv of all.kvs) {
+    const snapshot = Number(all.header.revision);
+    const read = new Set<string>();
+    const kvs = [...all.kvs].sort((a, b) => Number(a.mod_revision) - Number(b.mod_revision));
+    for (const kv of kvs) {
       const key = kv.key.toString();
+      read.add(key);
       const modRevision = Number(kv.mod_revision);
-      try {
-        if (key.startsWith(ROUTES)) {
-          const stored = parseStoredRoute(key.slice(ROUTES.length), kv.value.toString());
-          routes.set(stored.route.name, stored.route);
-          histories.set(stored.route.name, stored.history);
-          changes.set(stored.route.name, stored.change);
-        } else if (key.startsWith(AUDIT)) {
-          auditItems.push({ key, modRevision, entry: checkedAuditEntry(JSON.parse(kv.value.toString()), key) });
-        } else if (key.startsWith(DOCS)) {
-          documents.set(key.slice(DOCS.length), kv.value.toString());
-        }
-        modRevisions.set(key, modRevision);
-      } catch (error) {
-        this.log.error({ key: this.prefix + key, reason: error instanceof Error ? error.message : String(error) }, 'route store: a value in etcd cannot be trusted; left out');
+      if (modRevision <= (this.modRevisions.get(key) ?? 0)) continue;
+      if (key.startsWith(AUDIT)) {
+        // Kept in etcd's order below, whatever order they are taken in.
+        this.parsed(key, () => {
+          this.modRevisions.set(key, modRevision);
+          this.auditItems.push({ key, modRevision, entry: checkedAuditEntry(JSON.parse(kv.value.toString()), key) });
+        });
+      } else {
+        this.applyValue(key, kv.value.toString(), modRevision);
       }
     }
-    auditItems.sort((a, b) => a.modRevision - b.modRevision || (a.key < b.key ? -1 : 1));
-    const before = this.routes;
-    this.routes = routes;
-    this.historiesByRoute = histories;
-    this.modRevisions = modRevisions;
-    this.auditItems = auditItems.slice(-AUDIT_LENGTH);
-    const documentsBefore = this.documents;
-    this.documents = documents;
-    this.revision = Number(all.header.revision);
-    this.log.info({ routes: [...routes.keys()], revision: this.revision }, 'routes read from etcd');
-    for (const [name, route] of routes) {
-      const old = before.get(name);
-      if (!old || old.revision !== route.revision || JSON.stringify(old.spec) !== JSON.stringify(route.spec)) {
-        const change = changes.get(name)!;
-        this.tell(route, change.action, change.token);
-      }
-    }
-    for (const [name, text] of documents) if (documentsBefore.get(name) !== text) this.tellDocument(name, text);
-    for (const name of documentsBefore.keys()) if (!documents.has(name)) this.tellDocument(name, undefined);
+    // Gone from etcd by the read, and not written since: deleted while this replica was not watching.
+    for (const [key, modRevision] of [...this.modRevisions]) if (!read.has(key) && modRevision <= snapshot) this.forget(key);
+    this.auditItems.sort((a, b) => a.modRevision - b.modRevision || (a.key < b.key ? -1 : 1));
+    for (const dropped of this.auditItems.splice(0, Math.max(0, this.auditItems.length - AUDIT_LENGTH))) this.modRevisions.delete(dropped.key);
+    // The watch may have brought later changes already: it resumes after the later of the two.
+    this.revision = Math.max(this.revision, snapshot);
+    this.log.info({ routes: [...this.routes.keys()], revision: this.revision }, 'routes read from etcd');
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.queue;
-    await this.watcher?.cancel().catch(() => undefined);
+    // A cancel waits for etcd to answer it, which an unreachable etcd never does: closing the
+    // client after a second ends the watch all the same.
+    await boundedWait(this.watcher?.cancel(), CANCEL_WAIT_MS);
     this.client.close();
   }
 
@@ -257,7 +317,7 @@ export class EtcdRouteStore implements RouteStore {
       const stored: StoredRoute = { route, history: [], change: { action: 'set', token: 'configured' } };
       return this.ns.put(ROUTES + route.name).value(JSON.stringify(stored));
     });
-    const txn = await this.call(() =>
+    const txn = await this.write(() =>
       this.ns
         .if(SEEDED, 'Create', '==', 0)
         .then(this.ns.put(SEEDED).value(new Date().toISOString()), ...puts)
@@ -318,21 +378,34 @@ export class EtcdRouteStore implements RouteStore {
   }
 
   private applyPut(kv: IKeyValue): void {
-    const key = kv.key.toString();
     const modRevision = Number(kv.mod_revision);
     this.revision = Math.max(this.revision, modRevision);
+    this.applyValue(kv.key.toString(), kv.value.toString(), modRevision);
+  }
+
+  private applyValue(key: string, text: string, modRevision: number): void {
+    this.parsed(key, () => {
+      if (key.startsWith(ROUTES)) this.applyRoute(key, parseStoredRoute(key.slice(ROUTES.length), text), modRevision);
+      else if (key.startsWith(AUDIT)) this.applyAudit(key, checkedAuditEntry(JSON.parse(text), key), modRevision);
+      else if (key.startsWith(DOCS)) this.applyDocument(key, text, modRevision);
+    });
+  }
+
+  /** Applies a value from etcd; one that cannot be trusted is logged and left out, and what was held stays. */
+  private parsed(key: string, apply: () => void): void {
     try {
-      if (key.startsWith(ROUTES)) this.applyRoute(key, parseStoredRoute(key.slice(ROUTES.length), kv.value.toString()), modRevision);
-      else if (key.startsWith(AUDIT)) this.applyAudit(key, checkedAuditEntry(JSON.parse(kv.value.toString()), key), modRevision);
-      else if (key.startsWith(DOCS)) this.applyDocument(key, kv.value.toString(), modRevision);
+      apply();
     } catch (error) {
       this.log.error({ key: this.prefix + key, reason: error instanceof Error ? error.message : String(error) }, 'route store: a value in etcd cannot be trusted; left out');
     }
   }
 
   private applyDelete(kv: IKeyValue): void {
-    const key = kv.key.toString();
     this.revision = Math.max(this.revision, Number(kv.mod_revision));
+    this.forget(kv.key.toString());
+  }
+
+  private forget(key: string): void {
     this.modRevisions.delete(key);
     if (key.startsWith(ROUTES)) {
       const name = key.slice(ROUTES.length);
@@ -435,7 +508,7 @@ export class EtcdRouteStore implements RouteStore {
         const change = nextRouteState(current, stored?.history ?? [], name, action, next(current, stored?.history ?? []), token, reason);
         const value: StoredRoute = { route: change.updated, history: change.history, change: { action, token } };
         const entryKey = auditKey();
-        const txn = await this.call(() =>
+        const txn = await this.write(() =>
           this.ns
             .if(key, 'Mod', '==', modRevision)
             .then(this.ns.put(key).value(JSON.stringify(value)), this.ns.put(entryKey).value(JSON.stringify(change.entry)))
@@ -469,11 +542,33 @@ export class EtcdRouteStore implements RouteStore {
     }
   }
 
+  /**
+   * An etcd call that changes something. Its deadline passing says nothing of the outcome: etcd
+   * may have applied it and the answer been lost, so the caller is told to look before retrying.
+   */
+  private async write<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof GRPCDeadlineExceededError) {
+        throw new ServingError('OVERLOADED', `etcd did not answer within ${this.callTimeoutMs / 1000} s; the change may have been applied: read the route before retrying`, 5);
+      }
+      return this.call(() => Promise.reject(error));
+    }
+  }
+
   private serial<T>(task: () => Promise<T>): Promise<T> {
     const result = this.queue.then(task, task);
     this.queue = result.catch(() => undefined);
     return result;
   }
+}
+
+/** Waits for `promise` (its failure ignored), at most `ms`. */
+export async function boundedWait(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise?.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 const unavailable = (reason: string): ServingError =>

@@ -10,7 +10,8 @@ import type { Logger } from '../observability/logger.js';
 import { parseRolloutsText, rolloutsText, type RolloutRecordStore } from '../rollout/rollout-record.js';
 import { etcdClient } from './etcd-client.js';
 import { EtcdLeader } from './etcd-leader.js';
-import { EtcdRouteStore } from './etcd-route-store.js';
+import { ServingError } from '../errors.js';
+import { EtcdRouteStore, FencedOutError, type WriteFence } from './etcd-route-store.js';
 import { FileRouteStore, type RouteStore } from './route-store.js';
 
 /** The etcd document that holds the rollouts (the file store's rollouts.json). */
@@ -37,8 +38,18 @@ export function etcdStoreFromConfig(config: ServerConfig, log: Logger, registry?
   return new EtcdRouteStore(client, config.etcdPrefix, log, registry);
 }
 
-/** The rollouts as one etcd document; only the leader writes it. */
-export function etcdRolloutRecords(store: EtcdRouteStore): RolloutRecordStore {
+/** What the rollout records need of the leader: its fence, and stepping down when etcd refuses it. */
+export interface RolloutWriter {
+  fence(): WriteFence | undefined;
+  stepDown(reason: string): void;
+}
+
+/**
+ * The rollouts as one etcd document, written by the leader alone and fenced on its election key:
+ * a write that etcd refuses (the lease gone, another leader elected) changes nothing, and this
+ * replica steps down.
+ */
+export function etcdRolloutRecords(store: EtcdRouteStore, log: Logger, writer: () => RolloutWriter | undefined): RolloutRecordStore {
   return {
     read: (onCorrupt) => {
       const text = store.document(ROLLOUTS_DOCUMENT);
@@ -50,7 +61,20 @@ export function etcdRolloutRecords(store: EtcdRouteStore): RolloutRecordStore {
         return new Map();
       }
     },
-    write: (records) => store.putDocument(ROLLOUTS_DOCUMENT, rolloutsText(records)),
+    write: async (records) => {
+      const leader = writer();
+      const fence = leader?.fence();
+      if (!leader || !fence) throw new ServingError('OVERLOADED', 'the rollouts were not written: this replica no longer leads', 1);
+      try {
+        await store.putDocument(ROLLOUTS_DOCUMENT, rolloutsText(records), fence);
+      } catch (error) {
+        if (error instanceof FencedOutError) {
+          log.error({ reason: error.message }, 'a rollout write was refused by etcd: another replica may lead; stepping down');
+          leader.stepDown(error.message);
+        }
+        throw error;
+      }
+    },
   };
 }
 
@@ -61,7 +85,7 @@ export function openRouteStore(config: ServerConfig, log: Logger, registry?: Reg
   let leader: EtcdLeader | undefined;
   return {
     store,
-    rollouts: { records: etcdRolloutRecords(store), notLeader: () => (leader ? leader.notLeader() : 'the leader election has not started yet; retry') },
+    rollouts: { records: etcdRolloutRecords(store, log, () => leader), notLeader: () => (leader ? leader.notLeader() : 'the leader election has not started yet; retry') },
     leader: {
       start: (elected, deposed) => {
         leader = new EtcdLeader(
@@ -70,7 +94,16 @@ export function openRouteStore(config: ServerConfig, log: Logger, registry?: Reg
           replica,
           LEADER_LEASE_SECONDS,
           {
-            elected: () => void elected().catch((error: unknown) => log.error({ err: error }, 'cannot take the rollouts over')),
+            // The rollouts as etcd has them now, not as this replica's watch has brought them so far.
+            elected: () =>
+              void store
+                .refreshDocument(ROLLOUTS_DOCUMENT)
+                .then(elected)
+                .catch((error: unknown) => {
+                  // A leader that cannot run the rollouts lets another replica try.
+                  log.error({ err: error }, 'cannot take the rollouts over: stepping down');
+                  leader?.stepDown('the rollouts could not be taken over');
+                }),
             deposed,
           },
           log,
