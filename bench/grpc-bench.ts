@@ -1,5 +1,5 @@
 /**
- * npm run bench:grpc -- [--duration 5] [--repeat 3] [--connections 16] [--streams 32] [--rate 2000] [--brisk dist/src/cli.js] [--baseline <cli.js>]
+ * npm run bench:grpc -- [--duration 5] [--repeat 3] [--connections 16] [--streams 32] [--brisk dist/src/cli.js] [--baseline <cli.js>]
  *
  * In one run: unary ModelInfer calls from h2load (prepared gRPC frames) against
  * a bare grpc-js echo server (the floor the issue names: proto-loader decodes the
@@ -12,12 +12,11 @@
  * bytes as this server does on the tiny model. All servers run at once and the
  * targets take turns, run by run, so that a busy neighbour weighs on all alike.
  *
- * Calls/s depend on what else the cores are doing, and so, less, does a saturated
- * server's CPU time per call (starved, it handles fewer calls per turn of its event
- * loop). So each target also takes a run at a fixed rate below every target's
- * capacity (--rate, calls a second in all), where the servers' CPU time per call
- * (user + system from /proc, the whole process and its main thread) is the cost of
- * a call at equal throughput.
+ * Calls/s depend on what else the cores are doing; the servers' own CPU time per
+ * call (user + system from /proc, the whole process and its main thread, over each
+ * measured run) less, though a starved server handles fewer calls per turn of its
+ * event loop and pays more for each. Both are noisy on a shared machine: compare
+ * targets within one run, where they take turns.
  *
  * h2load sees only HTTP statuses, and a failed gRPC call is an HTTP 200 with its
  * grpc-status in the trailers. So grpc-status is counted by the server: this
@@ -51,7 +50,6 @@ const { values: args } = parseArgs({
     repeat: { type: 'string', default: '3' },
     connections: { type: 'string', default: '16' },
     streams: { type: 'string', default: '32' },
-    rate: { type: 'string', default: '2000' },
     out: { type: 'string', default: projectFile('bench', 'results', 'grpc-baseline.md') },
     // Another build of this server to measure (a baseline checkout's dist/src/cli.js, say).
     brisk: { type: 'string', default: projectFile('dist', 'src', 'cli.js') },
@@ -62,7 +60,6 @@ const durationSeconds = Number(args.duration);
 const repeat = Number(args.repeat);
 const connections = Number(args.connections);
 const streams = Number(args.streams);
-const fixedRate = Number(args.rate);
 const METHOD = '/inference.GRPCInferenceService/ModelInfer';
 
 const { definition } = loadServiceDefinitions();
@@ -95,8 +92,6 @@ interface GrpcRun extends LoadResult {
   server?: StatusTally;
   /** The server's CPU time per OK call over the measured run, µs: all its threads, and its main thread; undefined without /proc. */
   cpuMicrosPerCall?: CpuPerCall;
-  /** The same over the run at the fixed rate that follows it. */
-  fixedRate?: { callsPerSecond: number; cpuMicrosPerCall?: CpuPerCall };
 }
 
 interface CpuPerCall {
@@ -219,14 +214,13 @@ async function counted(target: Target, options: GrpcLoadOptions): Promise<{ h2: 
   return { h2, ...(server ? { server } : {}), ...(cpu ? { cpu } : {}) };
 }
 
-/** One measured run of a target, after a warm-up run of its own, then a run at the fixed rate. */
+/** One measured run of a target, after a warm-up run of its own. */
 async function measure(target: Target, round: number): Promise<void> {
   const options: GrpcLoadOptions = { host: '127.0.0.1', port: target.port, method: METHOD, message: requestMessage(target.scenario), connections, streamsPerConnection: streams, durationSeconds };
   await runH2load({ ...options, durationSeconds: 1 });
   const { h2, server, cpu } = await counted(target, options);
   // Goodput: the calls h2load had answered, less those the server says failed.
   const ok = server ? Math.max(0, h2.completed - failedCount(server)) : h2.completed;
-  const fixed = await counted(target, { ...options, callsPerSecondPerConnection: Math.max(1, Math.round(fixedRate / connections)) });
   const run: GrpcRun = {
     connections: connections * streams,
     requests: h2.completed,
@@ -237,15 +231,11 @@ async function measure(target: Target, round: number): Promise<void> {
     h2loadRate: h2.completed / h2.seconds,
     ...(server ? { server } : {}),
     ...(cpu ? { cpuMicrosPerCall: cpu } : {}),
-    fixedRate: { callsPerSecond: fixed.h2.completed / fixed.h2.seconds, ...(fixed.cpu ? { cpuMicrosPerCall: fixed.cpu } : {}) },
   };
   target.runs.push(run);
   const failures = server ? `, ${failedCount(server)} failed by the server's count` : '';
-  const cpuText = (c: CpuPerCall | undefined) => (c ? `${c.process.toFixed(1)} µs CPU a call (main thread ${c.main.toFixed(1)})` : 'no CPU figures');
-  process.stderr.write(
-    `  ${target.name} run ${round + 1}: ${run.requestsPerSecond.toFixed(0)} OK calls/s${failures}, p99 ${run.latencyMs.p99.toFixed(2)} ms, ${cpuText(cpu)}; ` +
-      `at ${run.fixedRate!.callsPerSecond.toFixed(0)} calls/s ${cpuText(fixed.cpu)}\n`,
-  );
+  const cpuText = cpu ? `, ${cpu.process.toFixed(1)} µs CPU a call (main thread ${cpu.main.toFixed(1)})` : '';
+  process.stderr.write(`  ${target.name} run ${round + 1}: ${run.requestsPerSecond.toFixed(0)} OK calls/s${failures}, p99 ${run.latencyMs.p99.toFixed(2)} ms${cpuText}\n`);
 }
 
 async function main(): Promise<void> {
@@ -295,29 +285,19 @@ async function main(): Promise<void> {
     const values = row.runs.map(pick);
     return values.every((v) => v !== undefined) ? median(values as number[]) : undefined;
   };
-  const saturatedCpu = (row: Row) => [cpuOf(row, (r) => r.cpuMicrosPerCall?.process), cpuOf(row, (r) => r.cpuMicrosPerCall?.main)] as const;
-  const fixedCpu = (row: Row) => [cpuOf(row, (r) => r.fixedRate?.cpuMicrosPerCall?.process), cpuOf(row, (r) => r.fixedRate?.cpuMicrosPerCall?.main)] as const;
-  const pair = ([all, main]: readonly [number | undefined, number | undefined]): string =>
-    all !== undefined && main !== undefined ? `${fmt(all, 1)} (${fmt(main, 1)})` : '';
-  const [echoFixed] = fixedCpu(rows[0]!);
+  const echoCpu = cpuOf(rows[0]!, (r) => r.cpuMicrosPerCall?.process);
   const lines = [
-    '| target | OK calls/s (median) | runs min–max | p50 ms | p95 ms | p99 ms | failed calls (gRPC status, HTTP or reset) | × echo | × ceiling |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| target | OK calls/s (median) | runs min–max | p50 ms | p95 ms | p99 ms | failed calls (gRPC status, HTTP or reset) | × echo | server CPU µs/call (median; main thread) | × echo, by CPU | × ceiling |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((row) => {
       const m = row.median;
       const rates = row.runs.map((r) => r.requestsPerSecond);
       const vsCeiling = row.target.includes('heavy') ? fmt(m.requestsPerSecond / ceiling.rowsPerSecond, 2) : '';
-      return `| ${row.target} | ${fmt(m.requestsPerSecond)} | ${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))} | ${fmt(m.latencyMs.p50, 2)} | ${fmt(m.latencyMs.p95, 2)} | ${fmt(m.latencyMs.p99, 2)} | ${m.non2xx + m.errors} | ${fmt(m.requestsPerSecond / echoRate, 2)} | ${vsCeiling} |`;
-    }),
-    '',
-    `| target | server CPU µs/call, saturated (main thread) | at ${fmt(fixedRate)} calls/s (main thread) | runs min–max at ${fmt(fixedRate)} calls/s | × echo, by CPU at ${fmt(fixedRate)} calls/s |`,
-    '| --- | ---: | ---: | ---: | ---: |',
-    ...rows.map((row) => {
-      const fixed = fixedCpu(row);
-      const values = row.runs.flatMap((r) => (r.fixedRate?.cpuMicrosPerCall ? [r.fixedRate.cpuMicrosPerCall.process] : []));
-      const spread = values.length ? `${fmt(Math.min(...values), 1)}–${fmt(Math.max(...values), 1)}` : '';
-      const vsEcho = fixed[0] !== undefined && echoFixed !== undefined ? fmt(echoFixed / fixed[0], 2) : '';
-      return `| ${row.target} | ${pair(saturatedCpu(row))} | ${pair(fixed)} | ${spread} | ${vsEcho} |`;
+      const all = cpuOf(row, (r) => r.cpuMicrosPerCall?.process);
+      const main = cpuOf(row, (r) => r.cpuMicrosPerCall?.main);
+      const cpuCell = all !== undefined && main !== undefined ? `${fmt(all, 1)} (${fmt(main, 1)})` : '';
+      const byCpu = all !== undefined && echoCpu !== undefined ? fmt(echoCpu / all, 2) : '';
+      return `| ${row.target} | ${fmt(m.requestsPerSecond)} | ${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))} | ${fmt(m.latencyMs.p50, 2)} | ${fmt(m.latencyMs.p95, 2)} | ${fmt(m.latencyMs.p99, 2)} | ${m.non2xx + m.errors} | ${fmt(m.requestsPerSecond / echoRate, 2)} | ${cpuCell} | ${byCpu} | ${vsCeiling} |`;
     }),
   ];
   const sum = (runs: GrpcRun[], f: (r: GrpcRun) => number) => runs.reduce((a, r) => a + f(r), 0);
@@ -341,7 +321,7 @@ async function main(): Promise<void> {
     ...(args.baseline ? [`Baseline build: \`${args.baseline}\`; this build: \`${args.brisk}\`.`] : []),
     `Load average when the runs began: ${loadAtStart.map((l) => l.toFixed(2)).join(', ')}; when they ended: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}.`,
     'Calls/s counts calls that succeeded: h2load\'s calls answered with HTTP 200, less the calls the server counted as failed (a failed gRPC call is an HTTP 200 too). Latency is h2load\'s, over every call it had answered.',
-    `Server CPU is the server process\'s user + system time (from /proc) per call it finished, over each saturated run and over a run of ${durationSeconds} s at ${fmt(fixedRate)} calls/s that follows it (h2load --rps); "× echo, by CPU" is the proto-loader echo\'s CPU per call at that rate over the target\'s: how many calls the target serves per CPU second, relative to the echo, at equal throughput.`,
+    'Server CPU is the server process\'s user + system time over each measured run (from /proc), per call it finished; "× echo, by CPU" is the proto-loader echo\'s CPU per call over the target\'s: how many calls the target serves per CPU second, relative to the echo.',
     '',
     `In-process ceiling for heavy_mlp: ${fmt(ceiling.rowsPerSecond)} rows/s (batch ${ceiling.batchSize}, ${ceiling.threads} thread(s) × ${ceiling.intraOpThreads} intra-op, all threads over one window).`,
     '',

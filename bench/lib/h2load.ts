@@ -24,8 +24,6 @@ export interface GrpcLoadOptions {
   connections: number;
   streamsPerConnection: number;
   durationSeconds: number;
-  /** Calls a second each connection sends at most (h2load --rps); unset: as fast as they are answered. */
-  callsPerSecondPerConnection?: number;
 }
 
 /** What h2load saw of one run: calls by HTTP status only, whatever their grpc-status. */
@@ -72,7 +70,6 @@ export async function runH2load(options: GrpcLoadOptions): Promise<H2loadRun> {
         '-c', String(options.connections),
         '-m', String(options.streamsPerConnection),
         '-D', String(options.durationSeconds),
-        ...(options.callsPerSecondPerConnection ? ['--rps', String(options.callsPerSecondPerConnection)] : []),
         '-d', body,
         '-H', 'content-type: application/grpc',
         '-H', 'te: trailers',

@@ -7,7 +7,7 @@
  */
 import { invalidArgument } from '../errors.js';
 import type { InferRequest, InputTensor, Parameters, ParameterValue, RequestedOutput } from '../types.js';
-import { lookupDatatype, type DatatypeInfo, type TensorData } from '../tensor/datatypes.js';
+import { lookupDatatype, type DatatypeInfo, type NumericArray, type TensorData } from '../tensor/datatypes.js';
 import { decodeRawTensor } from '../tensor/raw-tensor.js';
 import { checkedElementCount, MAX_RANK } from '../tensor/shape.js';
 import { CONTENT_FIELD } from './messages.js';
@@ -228,6 +228,15 @@ function copyFloats(r: WireReader, start: number, end: number, number: number, o
   }
 }
 
+/**
+ * A tensor for `count` elements that decoding then fills, every one of them (its memory is not
+ * cleared first): from Node's buffer pool when small, as in aligned().
+ */
+function newTensor(info: DatatypeInfo, count: number): NumericArray {
+  const bytes = Buffer.allocUnsafe(count * info.byteSize);
+  return new info.arrayType!(bytes.buffer, bytes.byteOffset, count);
+}
+
 /** Typed contents (`contents.<type>_contents`), checked like JSON data and decoded from the wire. */
 function fromContents(r: WireReader, info: DatatypeInfo, start: number, end: number, shape: readonly number[], count: number, what: string): TensorData {
   const number = CONTENT_NUMBER[info.name];
@@ -239,7 +248,7 @@ function fromContents(r: WireReader, info: DatatypeInfo, start: number, end: num
   switch (info.name) {
     case 'FP32':
     case 'FP64': {
-      const out = new info.arrayType!(count) as Float32Array | Float64Array;
+      const out = newTensor(info, count) as Float32Array | Float64Array;
       copyFloats(r, start, end, number, out);
       return out;
     }
@@ -247,8 +256,8 @@ function fromContents(r: WireReader, info: DatatypeInfo, start: number, end: num
     case 'UINT64': {
       // Each varint's 64 bits go into the tensor as they are (two little-endian words, as raw
       // contents are viewed too): exact, with no BigInt per element.
-      const out = new info.arrayType!(count);
-      const words = new Uint32Array(out.buffer);
+      const out = newTensor(info, count);
+      const words = new Uint32Array(out.buffer, out.byteOffset, 2 * count);
       eachContent(r, start, end, number, (i) => {
         words[2 * i] = r.varint(field);
         words[2 * i + 1] = r.high;
@@ -256,7 +265,7 @@ function fromContents(r: WireReader, info: DatatypeInfo, start: number, end: num
       return out;
     }
     case 'BOOL': {
-      const out = new Uint8Array(count);
+      const out = newTensor(info, count);
       eachContent(r, start, end, number, (i) => (out[i] = (r.varint(field) | r.high) !== 0 ? 1 : 0));
       return out;
     }
@@ -267,7 +276,7 @@ function fromContents(r: WireReader, info: DatatypeInfo, start: number, end: num
       return out;
     }
     default: {
-      const out = new info.arrayType!(count) as Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
+      const out = newTensor(info, count) as Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
       const signed = number === 2;
       const range = NARROW_RANGES[info.name];
       eachContent(r, start, end, number, (i) => {
@@ -373,6 +382,19 @@ function readInput(r: WireReader, start: number, end: number): InputFields {
   return fields;
 }
 
+/**
+ * Raw contents placed where their datatype's typed array can view them. Most are not: they
+ * sit wherever the client's encoder put them in the message. Those are copied once, into
+ * Node's buffer pool when small (its slices are 8-byte aligned), because an ArrayBuffer of
+ * their own costs more than the rest of decoding the message.
+ */
+function aligned(raw: Buffer, byteSize: number): Buffer {
+  if (byteSize <= 1 || raw.byteOffset % byteSize === 0) return raw;
+  const copy = Buffer.allocUnsafe(raw.byteLength);
+  copy.set(raw);
+  return copy;
+}
+
 function decodeInput(r: WireReader, start: number, end: number, index: number, raw: Buffer | undefined, maxElements: number): InputTensor {
   const { name, datatype, shape, rank, badDim, badLow, badHigh, parameters, contentsStart, contentsEnd } = readInput(r, start, end);
   if (!name) throw invalidArgument(`inputs[${index}].name must not be empty`);
@@ -382,7 +404,7 @@ function decodeInput(r: WireReader, start: number, end: number, index: number, r
   if (badDim >= 0) throw invalidArgument(`${what}: shape[${badDim}] must be a non-negative integer, got ${signedDecimal(badLow, badHigh)}`);
   if (rank > MAX_RANK) throw invalidArgument(`${what}: shape has ${rank} dimensions, more than ${MAX_RANK}`);
   const count = checkedElementCount(shape, what, maxElements);
-  const data = raw !== undefined ? decodeRawTensor(info, raw, count, shape, what) : fromContents(r, info, contentsStart, contentsEnd, shape, count, what);
+  const data = raw !== undefined ? decodeRawTensor(info, aligned(raw, info.byteSize), count, shape, what) : fromContents(r, info, contentsStart, contentsEnd, shape, count, what);
   return { name, datatype: info.name, shape, data, parameters: toParameters(r, parameters) };
 }
 

@@ -1,18 +1,10 @@
 /**
  * The gRPC messages as @grpc/proto-loader hands them over with PROTO_OPTIONS:
  * snake_case fields, int64 as decimal strings, bytes as Buffers, defaults set.
- * Only what the adapter reads or writes is typed.
+ * Only what the adapter reads or writes is typed. ModelInfer's messages are read
+ * and written by hand (model-infer-message.ts, infer-request.ts, infer-response.ts);
+ * clients (the load tool) still build them as proto-loader objects.
  */
-export interface GrpcInferParameter {
-  parameter_choice?: 'bool_param' | 'int64_param' | 'string_param' | 'double_param' | 'uint64_param';
-  bool_param?: boolean;
-  int64_param?: string;
-  string_param?: string;
-  double_param?: number;
-  uint64_param?: string;
-}
-
-export type GrpcParameters = Record<string, GrpcInferParameter>;
 
 export interface GrpcTensorContents {
   bool_contents: boolean[];
@@ -23,32 +15,6 @@ export interface GrpcTensorContents {
   fp32_contents: number[];
   fp64_contents: number[];
   bytes_contents: Buffer[];
-}
-
-export interface GrpcInferInputTensor {
-  name: string;
-  datatype: string;
-  shape: string[];
-  parameters: GrpcParameters;
-  contents: GrpcTensorContents | null;
-}
-
-export interface GrpcModelInferRequest {
-  model_name: string;
-  model_version: string;
-  id: string;
-  parameters: GrpcParameters;
-  inputs: GrpcInferInputTensor[];
-  outputs: { name: string; parameters: GrpcParameters }[];
-  raw_input_contents: Buffer[];
-}
-
-export interface GrpcModelInferResponse {
-  model_name: string;
-  model_version: string;
-  id: string;
-  outputs: { name: string; datatype: string; shape: number[] }[];
-  raw_output_contents: Buffer[];
 }
 
 /** The typed-contents field that holds each datatype; FP16 and BF16 have none (raw contents only). */

@@ -8,15 +8,7 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { invalidArgument } from '../../src/errors.js';
 import type { GrpcCallContext } from '../../src/grpc/infer-request.js';
-import {
-  CONTENT_FIELD,
-  type GrpcInferInputTensor,
-  type GrpcInferParameter,
-  type GrpcModelInferRequest,
-  type GrpcModelInferResponse,
-  type GrpcParameters,
-  type GrpcTensorContents,
-} from '../../src/grpc/messages.js';
+import { CONTENT_FIELD, type GrpcTensorContents } from '../../src/grpc/messages.js';
 import { loadServiceDefinitions } from '../../src/grpc/protos.js';
 import { encodeBytesElements } from '../../src/tensor/bytes-elements.js';
 import { lookupDatatype, type DatatypeInfo, type TensorData } from '../../src/tensor/datatypes.js';
@@ -24,6 +16,44 @@ import { decodeJsonData } from '../../src/tensor/json-data.js';
 import { decodeRawTensor } from '../../src/tensor/raw-tensor.js';
 import { checkedElementCount } from '../../src/tensor/shape.js';
 import type { InferRequest, InferResponse, InputTensor, Parameters, ParameterValue, RequestedOutput } from '../../src/types.js';
+
+/** ModelInfer's messages as proto-loader hands them over (src/grpc/protos.ts PROTO_OPTIONS). */
+interface GrpcInferParameter {
+  parameter_choice?: 'bool_param' | 'int64_param' | 'string_param' | 'double_param' | 'uint64_param';
+  bool_param?: boolean;
+  int64_param?: string;
+  string_param?: string;
+  double_param?: number;
+  uint64_param?: string;
+}
+
+type GrpcParameters = Record<string, GrpcInferParameter>;
+
+interface GrpcInferInputTensor {
+  name: string;
+  datatype: string;
+  shape: string[];
+  parameters: GrpcParameters;
+  contents: GrpcTensorContents | null;
+}
+
+export interface GrpcModelInferRequest {
+  model_name: string;
+  model_version: string;
+  id: string;
+  parameters: GrpcParameters;
+  inputs: GrpcInferInputTensor[];
+  outputs: { name: string; parameters: GrpcParameters }[];
+  raw_input_contents: Buffer[];
+}
+
+export interface GrpcModelInferResponse {
+  model_name: string;
+  model_version: string;
+  id: string;
+  outputs: { name: string; datatype: string; shape: number[] }[];
+  raw_output_contents: Buffer[];
+}
 
 const service = loadServiceDefinitions().definition['inference.GRPCInferenceService'] as ServiceDefinition;
 export const modelInfer = service['ModelInfer']!;
