@@ -16,6 +16,7 @@ const USAGE = `usage: brisk [serve] [flags]     serve a model repository over th
        brisk models [--force] [dir]  write the bundled example models (default dir: models)
        brisk models list|load <model> [--config FILE]|unload <model>   the model repository (admin API)
        brisk routes list|show|set|promote|rollback|audit ...   canary and shadow routes (admin API)
+       brisk routes export [--route-store file|etcd ...] > routes.json | import routes.json [--route-store ...]   move the route state between stores
        brisk routes rollout <route> <version> [--steps 5,25,50,100] [--interval 60s] ...   a progressive rollout
        brisk routes rollout-status <route> [--watch] | rollout-pause|rollout-resume|rollout-abort <route>
        brisk bench --url URL --model M [--mode closed|open] ...  load any Open Inference Protocol server, write a report

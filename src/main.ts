@@ -21,7 +21,7 @@ import { startTracing, stopTracing, tracingEnabled, tracingRequested } from './o
 import { projectFile } from './project-files.js';
 import { loadConfiguredRoutes } from './routing/configured-routes.js';
 import { LoadSignal } from './routing/load-signal.js';
-import { RouteStore } from './routing/route-store.js';
+import { openRouteStore } from './routing/open-route-store.js';
 import { Router } from './routing/router.js';
 import { ShadowRunner } from './routing/shadow-runner.js';
 import { ShadowStatsTable } from './routing/shadow-stats.js';
@@ -70,7 +70,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   }
   // Fails the start early on an unreadable token file rather than serving without an admin API.
   const adminTokens = loadAdminTokens(config.adminToken, config.adminTokenFile);
-  const routes = new RouteStore(config.stateDir, log);
   const shadowStats = new ShadowStatsTable();
   const loadSignal = new LoadSignal();
   const budget = new ByteBudget(config.maxInflightBytes);
@@ -83,6 +82,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         startedAtMs: performance.now(),
       })
     : undefined;
+  const shared = openRouteStore(config, log, metrics?.registry);
+  const routes = shared.store;
   const registry: ModelRegistry = new ModelRegistry(config.modelRepository, log, metrics, {
     drainTimeoutMs: config.drainTimeoutSeconds * 1000,
     loadTimeoutMs: config.modelLoadTimeoutSecs * 1000,
@@ -103,6 +104,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       }
     },
     stateDir: config.stateDir,
+    ...shared.rollouts,
     log,
     ...(metrics ? { metrics: new RolloutMetrics(metrics.registry) } : {}),
   });
@@ -159,9 +161,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     config.repositoryPollSecs > 0 ? new RepositoryPoller(config.modelRepository, registry, config.repositoryPollSecs * 1000, log) : undefined;
   await registry.loadAll();
   poller?.start();
-  routes.load(loadConfiguredRoutes(config.modelRepository, (model, version) => registry.servable(model, version), log));
+  await routes.load(loadConfiguredRoutes(config.modelRepository, (model, version) => registry.servable(model, version), log));
   // After the routes and models: a rollout in progress resumes at its step, with a fresh interval.
-  await rollouts.load();
+  // With replicas, only the elected leader runs them (from its election on).
+  if (shared.leader) shared.leader.start(() => rollouts.load(), () => rollouts.stop());
+  else await rollouts.load();
   const admin = adminTokens.length
     ? await startAdminServer(
         { store: routes, shadowStats, servable: (model, version) => registry.servable(model, version), service, rollouts, registry },
@@ -179,6 +183,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     service.draining = true;
     // No rollout decision is taken while draining: the saved state resumes on the next start.
     const rolloutsStopped = rollouts.stop();
+    // Another replica takes the rollouts over once a decision being applied is saved; the routes
+    // stay as they were, served from memory.
+    const leadershipReleased = rolloutsStopped.then(() => shared.leader?.stop());
     // No loads or unloads start once shutdown has begun.
     poller?.stop();
     registry.refuseChanges();
@@ -200,8 +207,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       log.error('drain timeout: cutting off HTTP bodies still arriving or answers still being sent');
     }
     await grpcClosed;
-    // A decision that was being applied when shutdown began is on disk before the process ends.
-    await rolloutsStopped;
+    // A decision that was being applied when shutdown began is saved before the process ends.
+    await leadershipReleased;
     // A worker stopped inside ONNX Runtime's native run takes the process down with it
     // (the binding throws during thread teardown): running batches end first.
     const hardDeadline = performance.now() + 60_000;
@@ -212,6 +219,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const lateDeadline = performance.now() + 2000;
     while (http.openResponses() > 0 && performance.now() < lateDeadline) await new Promise((r) => setTimeout(r, 10));
     loadSignal.stop();
+    await routes.close();
     await stopTracing();
     return drained;
   };

@@ -40,6 +40,9 @@ function describe(route: RouteJson): string {
 /** `print` shows lines as they come (rollout-status --watch); the returned text comes last. */
 export async function routesCommand(argv: string[], print: (text: string) => void = console.log): Promise<string> {
   if (ROLLOUT_COMMANDS.includes(argv[0] ?? '')) return rolloutCommand(argv, print);
+  // Loaded only for a migration: they open the store itself, not the admin API.
+  if (argv[0] === 'export') return (await import('./routes-migrate.js')).exportRoutes(argv.slice(1));
+  if (argv[0] === 'import') return (await import('./routes-migrate.js')).importRoutes(argv.slice(1));
   const { values, positionals, call: admin } = adminCommandArgs(argv, {
     shadow: { type: 'string', multiple: true },
     'if-match': { type: 'string' },
@@ -93,6 +96,6 @@ export async function routesCommand(argv: string[], print: (text: string) => voi
       );
     }
     default:
-      throw new CliError(`usage: brisk routes list|show <route>|set <route> <version=weight>... [--shadow version=percent]|promote <route>|rollback <route>|audit\n${ROLLOUT_USAGE}`);
+      throw new CliError(`usage: brisk routes list|show <route>|set <route> <version=weight>... [--shadow version=percent]|promote <route>|rollback <route>|audit|export [store flags]|import <file> [store flags]\n${ROLLOUT_USAGE}`);
   }
 }

@@ -41,6 +41,45 @@ export const OPTIONS = {
     help: 'folder for state that survives restarts (routes)',
     schema: z.string().min(1).default('./state'),
   },
+  routeStore: {
+    flag: 'route-store',
+    env: 'BRISK_ROUTE_STORE',
+    help: 'where routes, their history, the audit trail and rollouts are kept: file (--state-dir, one replica) or etcd (shared by every replica)',
+    schema: z.enum(['file', 'etcd']).default('file'),
+  },
+  etcdEndpoints: {
+    flag: 'etcd-endpoints',
+    env: 'BRISK_ETCD_ENDPOINTS',
+    help: 'etcd members, comma-separated (http://host:2379 or https://host:2379), for --route-store etcd',
+    schema: z
+      .string()
+      .transform((v) => v.split(',').map((e) => e.trim()).filter((e) => e !== ''))
+      .refine((list) => list.every((e) => /^https?:\/\/[^/\s]+\/?$/.test(e)), 'each endpoint must be http://host:port or https://host:port')
+      .optional(),
+  },
+  etcdPrefix: {
+    flag: 'etcd-prefix',
+    env: 'BRISK_ETCD_PREFIX',
+    help: 'key prefix of this cluster of replicas in etcd; replicas with the same prefix share their routes',
+    schema: z.string().regex(/^\/.*\/$/, 'must start and end with /').default('/brisk/default/'),
+  },
+  etcdCaFile: { flag: 'etcd-ca-file', env: 'BRISK_ETCD_CA_FILE', help: 'CA certificate (PEM) to verify etcd with TLS', schema: z.string().min(1).optional() },
+  etcdCertFile: { flag: 'etcd-cert-file', env: 'BRISK_ETCD_CERT_FILE', help: 'client certificate (PEM) for etcd mutual TLS', schema: z.string().min(1).optional() },
+  etcdKeyFile: { flag: 'etcd-key-file', env: 'BRISK_ETCD_KEY_FILE', help: 'client key (PEM) for etcd mutual TLS', schema: z.string().min(1).optional() },
+  etcdUsername: { flag: 'etcd-username', env: 'BRISK_ETCD_USERNAME', help: 'etcd user (role-based access)', schema: z.string().min(1).optional() },
+  etcdPassword: {
+    // No flag: a password on the command line would show in `ps`.
+    flag: undefined,
+    env: 'BRISK_ETCD_PASSWORD',
+    help: "the etcd user's password",
+    schema: z.string().min(1).optional(),
+  },
+  replicaName: {
+    flag: 'replica-name',
+    env: 'BRISK_REPLICA_NAME',
+    help: 'this replica in the leader election of --route-store etcd (default: host name and process id)',
+    schema: z.string().min(1).max(253).optional(),
+  },
   repositoryPollSecs: {
     flag: 'repository-poll-secs',
     env: 'BRISK_REPOSITORY_POLL_SECS',
@@ -138,6 +177,12 @@ export type OptionKey = keyof typeof OPTIONS;
 export const serverConfigSchema = z
   .object(Object.fromEntries(Object.entries(OPTIONS).map(([key, o]) => [key, o.schema])) as { [K in OptionKey]: (typeof OPTIONS)[K]['schema'] })
   .strict()
+  .check((ctx) => {
+    const { routeStore, etcdEndpoints, etcdCertFile, etcdKeyFile, etcdUsername, etcdPassword } = ctx.value;
+    if (routeStore === 'etcd' && !etcdEndpoints?.length) ctx.issues.push({ code: 'custom', input: etcdEndpoints, path: ['etcdEndpoints'], message: 'is needed with --route-store etcd' });
+    if ((etcdCertFile === undefined) !== (etcdKeyFile === undefined)) ctx.issues.push({ code: 'custom', input: etcdCertFile, path: ['etcdCertFile'], message: 'and --etcd-key-file go together' });
+    if ((etcdUsername === undefined) !== (etcdPassword === undefined)) ctx.issues.push({ code: 'custom', input: etcdUsername, path: ['etcdUsername'], message: 'and BRISK_ETCD_PASSWORD go together' });
+  })
   .check((ctx) => {
     const { httpPort, grpcPort, adminPort } = ctx.value;
     const ports: [OptionKey, number][] = [['httpPort', httpPort], ['grpcPort', grpcPort], ['adminPort', adminPort]];

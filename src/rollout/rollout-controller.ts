@@ -24,7 +24,7 @@ import type { ShadowStats, ShadowStatsTable } from '../routing/shadow-stats.js';
 import { SideWindow } from './interval-window.js';
 import { judgeInterval, type ShadowFigures } from './judge.js';
 import type { RolloutMetrics } from './rollout-metrics.js';
-import { INTERVALS_KEPT, isFinished, readRolloutsFile, writeRolloutsFile, type IntervalRecord, type RolloutRecord, type RolloutState } from './rollout-record.js';
+import { INTERVALS_KEPT, isFinished, rolloutFileStore, type IntervalRecord, type RolloutRecordStore, type RolloutRecord, type RolloutState } from './rollout-record.js';
 import { parseRolloutSpec, type RolloutSpec } from './rollout-spec.js';
 import { othersWeight, shadowsTarget, specWithWeight, weightOfTarget, type VersionRef } from './rollout-weights.js';
 
@@ -36,6 +36,13 @@ export interface RolloutDependencies {
   /** A ready version's inputs and outputs as one comparable string; undefined when it has none to give. */
   signature(model: string, version: string): string | undefined;
   stateDir: string;
+  /** Where the rollouts are kept; the state directory when absent. */
+  records?: RolloutRecordStore;
+  /**
+   * With replicas (--route-store etcd) one of them, the leader, judges and changes the rollouts;
+   * undefined when this replica may, or why it may not (who the leader is).
+   */
+  notLeader?: () => string | undefined;
   log: Logger;
   metrics?: RolloutMetrics;
   random?: () => number;
@@ -89,9 +96,11 @@ export class RolloutController {
   private saving: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly random: () => number;
+  private readonly records: RolloutRecordStore;
 
   constructor(private readonly deps: RolloutDependencies) {
     this.random = deps.random ?? Math.random;
+    this.records = deps.records ?? rolloutFileStore(deps.stateDir);
     deps.store.watch((route, action, token) => this.routeChanged(route, action, token));
   }
 
@@ -115,7 +124,11 @@ export class RolloutController {
 
   /** Restores the saved rollouts and resumes the ones in progress, each with a fresh interval. */
   async load(): Promise<void> {
-    const records = readRolloutsFile(this.deps.stateDir, (setAside, reason) =>
+    // Also when a replica becomes the leader: what an earlier leader left is taken up afresh.
+    this.stopped = false;
+    for (const live of this.live.values()) clearTimeout(live.timer);
+    this.live.clear();
+    const records = this.records.read((setAside, reason) =>
       this.deps.log.error({ setAside, reason }, 'rollout state file is corrupt: set aside, no rollouts restored'),
     );
     for (const record of records.values()) this.live.set(record.route, new LiveRollout(record, this.random));
@@ -147,11 +160,24 @@ export class RolloutController {
   }
 
   get(route: string): RolloutView | undefined {
+    if (this.deps.notLeader?.() !== undefined) {
+      // Another replica judges it: its record as last saved, in the shared store.
+      const record = this.records.read(() => undefined).get(route);
+      return record && view(new LiveRollout(record, this.random));
+    }
     const live = this.live.get(route);
     return live && view(live);
   }
 
+  /** Rollout changes are made by the leader alone: elsewhere they are refused with 503 and its name. */
+  private refusal(): ServingError | undefined {
+    const reason = this.deps.notLeader?.();
+    return reason === undefined ? undefined : new ServingError('OVERLOADED', reason, 1);
+  }
+
   start(route: string, raw: unknown, token: string): Promise<RolloutView> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
     return this.serial(async () => {
       const current = this.deps.store.get(route);
       if (!current) throw new ServingError('NOT_FOUND', `no route ${route}`);
@@ -204,6 +230,8 @@ export class RolloutController {
   }
 
   pause(route: string, token: string): Promise<RolloutView> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
     return this.serial(async () => {
       const live = this.active(route, 'pause');
       if (live.record.state === 'paused') return view(live);
@@ -213,6 +241,8 @@ export class RolloutController {
   }
 
   resume(route: string, token: string): Promise<RolloutView> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
     return this.serial(async () => {
       const live = this.active(route, 'resume');
       if (live.record.state === 'progressing') return view(live);
@@ -226,6 +256,8 @@ export class RolloutController {
 
   /** The target's weight returns to 0 and the rollout ends. */
   abort(route: string, token: string): Promise<RolloutView> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
     return this.serial(async () => {
       const live = this.active(route, 'abort');
       clearTimeout(live.timer);
@@ -495,7 +527,7 @@ export class RolloutController {
   /** Saves every rollout; writes are serialized, and a failed one is retried by the next. */
   private save(): Promise<void> {
     const write = (): Promise<void> =>
-      writeRolloutsFile(this.deps.stateDir, new Map([...this.live].map(([route, live]) => [route, live.record]))).catch((error: unknown) => {
+      this.records.write(new Map([...this.live].map(([route, live]) => [route, live.record]))).catch((error: unknown) => {
         this.deps.log.error({ reason: (error as NodeJS.ErrnoException).code ?? String(error) }, 'cannot save rollout state');
         throw new ServingError('INTERNAL', 'the rollout state could not be saved');
       });

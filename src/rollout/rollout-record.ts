@@ -93,7 +93,7 @@ const recordSchema = z.object({
 });
 
 /** The saved rollouts by route; an empty map when there are none. Throws, naming the problem, when the file cannot be trusted. */
-function parseFile(text: string): Map<string, RolloutRecord> {
+export function parseRolloutsText(text: string): Map<string, RolloutRecord> {
   const raw: unknown = JSON.parse(text);
   if (typeof raw !== 'object' || raw === null || (raw as Record<string, unknown>)['format'] !== 1) throw new Error('unknown format');
   const rollouts = (raw as Record<string, unknown>)['rollouts'];
@@ -113,7 +113,7 @@ export function readRolloutsFile(stateDir: string, onCorrupt: (setAside: string,
   const file = path.join(stateDir, ROLLOUTS_FILE);
   if (!existsSync(file)) return new Map();
   try {
-    return parseFile(readFileSync(file, 'utf8'));
+    return parseRolloutsText(readFileSync(file, 'utf8'));
   } catch (error) {
     const aside = `${file}.corrupt-${Date.now()}`;
     renameSync(file, aside);
@@ -123,6 +123,21 @@ export function readRolloutsFile(stateDir: string, onCorrupt: (setAside: string,
 }
 
 export function writeRolloutsFile(stateDir: string, records: ReadonlyMap<string, RolloutRecord>): Promise<void> {
-  // Object.fromEntries defines own properties: a route called `__proto__` is written like any other.
-  return writeFileAtomically(stateDir, ROLLOUTS_FILE, JSON.stringify({ format: 1, rollouts: Object.fromEntries(records) }, null, 1));
+  return writeFileAtomically(stateDir, ROLLOUTS_FILE, rolloutsText(records));
 }
+
+export function rolloutsText(records: ReadonlyMap<string, RolloutRecord>): string {
+  // Object.fromEntries defines own properties: a route called `__proto__` is written like any other.
+  return JSON.stringify({ format: 1, rollouts: Object.fromEntries(records) }, null, 1);
+}
+
+/** Where the rollouts are kept: the state directory by default, etcd with --route-store etcd. */
+export interface RolloutRecordStore {
+  read(onCorrupt: (setAside: string, reason: string) => void): Map<string, RolloutRecord>;
+  write(records: ReadonlyMap<string, RolloutRecord>): Promise<void>;
+}
+
+export const rolloutFileStore = (stateDir: string): RolloutRecordStore => ({
+  read: (onCorrupt) => readRolloutsFile(stateDir, onCorrupt),
+  write: (records) => writeRolloutsFile(stateDir, records),
+});

@@ -79,7 +79,8 @@ function entriesOf(value: unknown, where: string): [string, unknown][] {
   return Object.entries(value);
 }
 
-function checkedRoute(name: string, value: unknown, where: string): RouteState {
+/** A route state read from outside (a file, etcd, an import) that passes what an admin PUT passes. */
+export function checkedRoute(name: string, value: unknown, where: string): RouteState {
   const parsed = routeStateSchema.safeParse(value);
   if (!parsed.success) throw new Error(`${where}: ${formatZodError(parsed.error)}`);
   const route = parsed.data;
@@ -95,7 +96,18 @@ function checkedRoute(name: string, value: unknown, where: string): RouteState {
 export function readStateFile(stateDir: string): SavedRoutes | undefined {
   const file = path.join(stateDir, STATE_FILE);
   if (!existsSync(file)) return undefined;
-  const raw: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  return parseSavedRoutes(JSON.parse(readFileSync(file, 'utf8')));
+}
+
+/** One audit entry read from outside; throws, naming the problem, when it cannot be trusted. */
+export function checkedAuditEntry(value: unknown, where: string): AuditEntry {
+  const parsed = auditSchema.safeParse([value]);
+  if (!parsed.success) throw new Error(`${where}: ${formatZodError(parsed.error)}`);
+  return parsed.data[0]!;
+}
+
+/** The saved state in its JSON form (routes.json, `brisk routes export`); throws, naming the first problem. */
+export function parseSavedRoutes(raw: unknown): SavedRoutes {
   if (!isObject(raw) || raw['format'] !== 1) throw new Error('unknown format');
   const routes = new Map<string, RouteState>();
   for (const [name, value] of entriesOf(raw['routes'], 'routes')) routes.set(name, checkedRoute(name, value, `routes.${name}`));
@@ -111,7 +123,10 @@ export function readStateFile(stateDir: string): SavedRoutes | undefined {
 
 /** Replaces the saved state atomically; rejects, leaving the previous file whole, when it cannot. */
 export async function writeStateFile(stateDir: string, state: SavedRoutes): Promise<void> {
+  await writeFileAtomically(stateDir, STATE_FILE, JSON.stringify(savedRoutesJson(state), null, 1));
+}
+
+export function savedRoutesJson(state: SavedRoutes): { format: 1; routes: object; history: object; audit: readonly AuditEntry[] } {
   // Object.fromEntries defines own properties, so a `__proto__` route is written like any other.
-  const text = JSON.stringify({ format: 1, routes: Object.fromEntries(state.routes), history: Object.fromEntries(state.history), audit: state.audit }, null, 1);
-  await writeFileAtomically(stateDir, STATE_FILE, text);
+  return { format: 1, routes: Object.fromEntries(state.routes), history: Object.fromEntries(state.history), audit: state.audit };
 }

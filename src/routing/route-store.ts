@@ -1,6 +1,8 @@
 /**
- * The routes in force, their history (for rollback) and the audit trail, saved
- * under the state directory (route-state-file.ts). Changes are serialized: one at
+ * The routes in force, their history (for rollback) and the audit trail. `RouteStore` is what
+ * the router, the admin API and the rollouts use; `FileRouteStore` keeps it under the state
+ * directory (route-state-file.ts), `EtcdRouteStore` (etcd-route-store.ts) in etcd, shared by
+ * every replica. In the file store, Changes are serialized: one at
  * a time, each checked against the revision the caller saw (If-Match), and each
  * takes effect only once it is on disk. Saving runs off the I/O thread, so an
  * admin change never stalls serving. A watcher is told of every change once it
@@ -10,7 +12,8 @@ import { renameSync } from 'node:fs';
 import path from 'node:path';
 import { ServingError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { primaryTarget, routeSlots, type RouteSpec } from './route.js';
+import { AUDIT_LENGTH, configuredRoutes, nextRouteState, noteEntry, promotedSpec, routeUsing } from './route-change.js';
+import type { RouteSpec } from './route.js';
 import { readStateFile, STATE_FILE, writeStateFile, type AuditEntry, type RouteAction, type RouteState, type SavedRoutes } from './route-state-file.js';
 
 export { STATE_FILE, type AuditEntry, type RouteAction, type RouteState };
@@ -18,11 +21,25 @@ export { STATE_FILE, type AuditEntry, type RouteAction, type RouteState };
 /** Told of a change once it has taken effect (on disk and in force), in the order they were made. */
 export type RouteChangeWatcher = (route: RouteState, action: RouteAction, token: string) => void;
 
-/** Enough to roll back several steps and to read what happened today; older entries are dropped. */
-const HISTORY_DEPTH = 20;
-const AUDIT_LENGTH = 1000;
+/** What every route store offers: reads from memory, changes that take effect once saved. */
+export interface RouteStore {
+  /** Restores the saved state, or starts from the configured routes when there is none. */
+  load(configured: Readonly<Record<string, RouteSpec>>): Promise<void>;
+  get(name: string): RouteState | undefined;
+  list(): RouteState[];
+  usedBy(model: string, version: string): string | undefined;
+  audit(): readonly AuditEntry[];
+  watch(watcher: RouteChangeWatcher): void;
+  set(name: string, spec: RouteSpec, token: string, ifMatch?: number): Promise<RouteState>;
+  setByRollout(name: string, spec: RouteSpec, token: string, ifMatch: number, reason: string): Promise<RouteState>;
+  note(name: string, token: string, reason: string): Promise<void>;
+  promote(name: string, token: string, ifMatch?: number): Promise<RouteState>;
+  rollback(name: string, token: string, ifMatch?: number): Promise<RouteState>;
+  /** Stops watching and lets go of connections; the state in memory stays readable. */
+  close(): Promise<void>;
+}
 
-export class RouteStore {
+export class FileRouteStore implements RouteStore {
   private state: SavedRoutes = { routes: new Map(), history: new Map(), audit: [] };
   private queue: Promise<unknown> = Promise.resolve();
   private readonly watchers: RouteChangeWatcher[] = [];
@@ -33,7 +50,12 @@ export class RouteStore {
   ) {}
 
   /** Restores the saved state, or starts from the configured routes when there is none or it cannot be trusted. */
-  load(configured: Readonly<Record<string, RouteSpec>>): void {
+  async load(configured: Readonly<Record<string, RouteSpec>>): Promise<void> {
+    this.loadNow(configured);
+  }
+
+  /** Synchronous, so that a caller that does not await still finds the routes loaded. */
+  private loadNow(configured: Readonly<Record<string, RouteSpec>>): void {
     try {
       const saved = readStateFile(this.stateDir);
       if (saved) {
@@ -50,10 +72,11 @@ export class RouteStore {
         'route state file is corrupt: set aside, starting from the configured routes',
       );
     }
-    const now = new Date().toISOString();
-    const routes = new Map<string, RouteState>();
-    for (const [name, spec] of Object.entries(configured)) routes.set(name, { name, spec, slots: routeSlots(spec), revision: 1, updatedAt: now });
-    this.state = { routes, history: new Map(), audit: [] };
+    this.state = { routes: configuredRoutes(configured), history: new Map(), audit: [] };
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
   }
 
   get(name: string): RouteState | undefined {
@@ -66,8 +89,7 @@ export class RouteStore {
 
   /** The first route that targets or shadows a model version, if any. */
   usedBy(model: string, version: string): string | undefined {
-    const uses = (t: { model: string; version: string }): boolean => t.model === model && t.version === version;
-    return this.list().find((r) => r.spec.targets.some(uses) || r.spec.shadows.some(uses))?.name;
+    return routeUsing(this.list(), model, version);
   }
 
   audit(): readonly AuditEntry[] {
@@ -93,7 +115,7 @@ export class RouteStore {
     const run = async (): Promise<void> => {
       const current = this.state.routes.get(name);
       if (!current) throw new ServingError('NOT_FOUND', `no route ${name}`);
-      const entry: AuditEntry = { at: new Date().toISOString(), token, route: name, action: 'rollout', before: current.spec, after: current.spec, revision: current.revision, reason };
+      const entry = noteEntry(current, token, reason);
       const candidate: SavedRoutes = { ...this.state, audit: [...this.state.audit, entry].slice(-AUDIT_LENGTH) };
       await this.persist(candidate);
       this.state = candidate;
@@ -105,11 +127,7 @@ export class RouteStore {
 
   /** The highest version of the primary's own model takes all the traffic (not another model's, whatever its number). */
   promote(name: string, token: string, ifMatch?: number): Promise<RouteState> {
-    return this.change(name, 'promote', token, ifMatch, (current) => {
-      const { model } = primaryTarget(current!.spec);
-      const newest = current!.spec.targets.filter((t) => t.model === model).reduce((a, b) => (Number(b.version) > Number(a.version) ? b : a));
-      return { ...current!.spec, targets: [{ ...newest, weight: 100 }] };
-    });
+    return this.change(name, 'promote', token, ifMatch, (current) => promotedSpec(current!.spec));
   }
 
   /** Back to the state before the last change of this route. */
@@ -137,31 +155,11 @@ export class RouteStore {
       if (ifMatch !== undefined && ifMatch !== (current?.revision ?? 0)) {
         throw new ServingError('CONFLICT', `route ${name} is at revision ${current?.revision ?? 0}, not ${ifMatch}`);
       }
-      const spec = next(current);
-      const updated: RouteState = {
-        name,
-        spec,
-        slots: routeSlots(spec, current?.slots),
-        revision: (current?.revision ?? 0) + 1,
-        updatedAt: new Date().toISOString(),
-      };
-      const history = new Map(this.state.history);
-      const earlier = history.get(name) ?? [];
-      if (action === 'rollback') history.set(name, earlier.slice(0, -1));
-      else if (current) history.set(name, [...earlier, current].slice(-HISTORY_DEPTH));
-      const entry: AuditEntry = {
-        at: updated.updatedAt,
-        token,
-        route: name,
-        action,
-        before: current?.spec ?? null,
-        after: spec,
-        revision: updated.revision,
-        ...(reason === undefined ? {} : { reason }),
-      };
+      const { updated, history: routeHistory, entry } = nextRouteState(current, this.state.history.get(name) ?? [], name, action, next(current), token, reason);
+      const spec = updated.spec;
       const candidate: SavedRoutes = {
         routes: new Map(this.state.routes).set(name, updated),
-        history,
+        history: new Map(this.state.history).set(name, routeHistory),
         audit: [...this.state.audit, entry].slice(-AUDIT_LENGTH),
       };
       await this.persist(candidate);

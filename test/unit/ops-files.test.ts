@@ -1,3 +1,4 @@
+import { createLogger } from '../../src/observability/logger.js';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +9,8 @@ import { externalTool } from '../helpers/external-tools.js';
 
 const promtool = externalTool('promtool');
 
+import { etcdClient } from '../../src/routing/etcd-client.js';
+import { EtcdRouteStore } from '../../src/routing/etcd-route-store.js';
 /** Every metric name the server can export. */
 async function exportedNames(): Promise<Set<string>> {
   const version = { model: 'm', version: '1', queued: 0, queueCapacity: 1, busySeconds: 0, busyCoreSeconds: 0, inferences: 0, instances: 1, workerExits: 0 };
@@ -22,11 +25,15 @@ async function exportedNames(): Promise<Set<string>> {
   );
   // Registered beside the others by main.ts.
   new RolloutMetrics(metrics.registry);
+  // Registered by the etcd route store (--route-store etcd); the client connects only on a call.
+  const client = etcdClient({ endpoints: ['http://127.0.0.1:1'] });
+  new EtcdRouteStore(client, '/brisk/ops-test/', createLogger('silent'), metrics.registry);
+  client.close();
   return new Set((await metrics.registry.getMetricsAsJSON()).map((m) => m.name));
 }
 
 describe('operations files', () => {
-  it('the alerting rules define the six alerts', () => {
+  it('the alerting rules define the seven alerts', () => {
     const rules = readFileSync(projectFile('ops', 'prometheus', 'alerts.yml'), 'utf8');
     for (const alert of ['BriskP99OverSLO', 'BriskErrorRate', 'BriskQueueSaturated', 'BriskCanaryWorseThanPrimary', 'BriskWorkerExits', 'BriskRolloutRolledBack']) {
       expect(rules).toContain(`alert: ${alert}`);
@@ -41,7 +48,7 @@ describe('operations files', () => {
       runbooks.split(/^## /m).slice(1).map((text) => [text.split('\n')[0]!.trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-'), text]),
     );
     const alerts = rules.split(/^\s*- alert: /m).slice(1).map((block) => ({ name: block.split('\n')[0]!.trim(), url: /^\s*runbook_url: "([^"]*)"$/m.exec(block)?.[1] }));
-    expect(alerts).toHaveLength(6);
+    expect(alerts).toHaveLength(7);
     for (const { name, url } of alerts) {
       expect(url, name).toBe(`ops/runbooks.md#${name.toLowerCase()}`);
       const section = sections.get(name.toLowerCase());

@@ -10,7 +10,7 @@ import { seededRandom } from '../../src/modelgen/weights.js';
 import { RolloutController } from '../../src/rollout/rollout-controller.js';
 import { ROLLOUTS_FILE } from '../../src/rollout/rollout-record.js';
 import { parseRouteSpec, type RouteSpec } from '../../src/routing/route.js';
-import { RouteStore } from '../../src/routing/route-store.js';
+import { FileRouteStore } from '../../src/routing/route-store.js';
 import { ShadowStatsTable } from '../../src/routing/shadow-stats.js';
 import { rejection, waitFor } from '../helpers/conditions.js';
 import { tempDir } from '../helpers/repository.js';
@@ -21,7 +21,7 @@ const primaryOnly = route({ targets: [{ model: 'm', version: '1', weight: 100 }]
 function controllerIn(dir: string, routes: Record<string, RouteSpec> = { r: primaryOnly }) {
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-  const store = new RouteStore(dir, log);
+  const store = new FileRouteStore(dir, log);
   store.load(routes);
   const controller = new RolloutController({
     store,

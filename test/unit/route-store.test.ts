@@ -12,7 +12,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseRouteSpec } from '../../src/routing/route.js';
-import { RouteStore, STATE_FILE } from '../../src/routing/route-store.js';
+import { FileRouteStore, STATE_FILE, type RouteStore } from '../../src/routing/route-store.js';
 import { settledFlag } from '../helpers/conditions.js';
 import { tempDir } from '../helpers/repository.js';
 
@@ -24,7 +24,7 @@ const spec = (weight: number) =>
 function storeIn(dir: string): { store: RouteStore; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-  return { store: new RouteStore(dir, log), lines };
+  return { store: new FileRouteStore(dir, log), lines };
 }
 
 type SavedJson = {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { parseRouteSpec } from '../../src/routing/route.js';
-import { RouteStore, STATE_FILE } from '../../src/routing/route-store.js';
+import { FileRouteStore, STATE_FILE } from '../../src/routing/route-store.js';
 import { compareOutputs } from '../../src/routing/shadow-compare.js';
 import { ShadowRunner } from '../../src/routing/shadow-runner.js';
 import { ShadowStatsTable } from '../../src/routing/shadow-stats.js';
@@ -114,7 +114,7 @@ describe('route store', () => {
   const spec = (a: number) => parseRouteSpec({ targets: [{ model: 'm', version: '1', weight: a }, { model: 'm', version: '2', weight: 100 - a }] }, anyModel);
 
   it('refuses a change made against an old revision', async () => {
-    const store = new RouteStore(tempDir('state'), log);
+    const store = new FileRouteStore(tempDir('state'), log);
     store.load({});
     const first = await store.set('r', spec(90), 'ops');
     await store.set('r', spec(80), 'ops', first.revision);
@@ -124,11 +124,11 @@ describe('route store', () => {
 
   it('survives a restart, and rolls back to the previous state', async () => {
     const dir = tempDir('state');
-    const store = new RouteStore(dir, log);
+    const store = new FileRouteStore(dir, log);
     store.load({});
     await store.set('r', spec(90), 'ops');
     await store.set('r', spec(50), 'ops');
-    const restored = new RouteStore(dir, log);
+    const restored = new FileRouteStore(dir, log);
     restored.load({ r: spec(10) });
     expect(restored.get('r')!.spec.targets[0]!.weight).toBe(50);
     const back = await restored.rollback('r', 'ops');
@@ -137,7 +137,7 @@ describe('route store', () => {
   });
 
   it('promotes the highest version to all the traffic', async () => {
-    const store = new RouteStore(tempDir('state'), log);
+    const store = new FileRouteStore(tempDir('state'), log);
     store.load({ r: spec(90) });
     const promoted = await store.promote('r', 'ops');
     expect(promoted.spec.targets).toEqual([{ model: 'm', version: '2', weight: 100 }]);
@@ -145,7 +145,7 @@ describe('route store', () => {
 
   it('keeps the previous state file and state when a write fails', async () => {
     const dir = tempDir('state');
-    const store = new RouteStore(dir, log);
+    const store = new FileRouteStore(dir, log);
     store.load({});
     await store.set('r', spec(90), 'ops');
     const saved = readFileSync(path.join(dir, STATE_FILE), 'utf8');
@@ -159,7 +159,7 @@ describe('route store', () => {
   it('sets a corrupt state file aside and starts from the configured routes', () => {
     const dir = tempDir('state');
     writeFileSync(path.join(dir, STATE_FILE), '{ not json');
-    const store = new RouteStore(dir, log);
+    const store = new FileRouteStore(dir, log);
     store.load({ r: spec(70) });
     expect(store.get('r')!.spec.targets[0]!.weight).toBe(70);
   });

@@ -37,7 +37,7 @@ const act: Act = (title, body, label, run) => {
       await run();
       say(`${title.replace(/\?$/, '')}: done`);
     } catch (error) {
-      say(isApiError(error) ? `Refused (${error.status}): ${error.message}` : String(error), 'error');
+      say(isApiError(error) ? `Error ${error.status}: ${error.message}` : String(error), 'error');
       if (isApiError(error) && error.status === 401) return showSignIn('Your session ended: sign in again.');
     }
     await poll();

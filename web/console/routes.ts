@@ -160,7 +160,7 @@ async function reviewAndApply(): Promise<void> {
       // The list below shows the change that won.
       editorRefresh();
     } else {
-      drawEditor({ kind: 'error', text: isApiError(error) ? `Refused (${error.status}): ${error.message}` : String(error) });
+      drawEditor({ kind: 'error', text: isApiError(error) ? `Error ${error.status}: ${error.message}` : String(error) });
     }
   }
 }
