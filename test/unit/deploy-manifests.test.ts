@@ -61,6 +61,14 @@ function imageUser(dockerfile: string): { uid: number; gid: number } {
   return { uid: Number(user![1]), gid: Number(user![2]) };
 }
 
+/** A Kubernetes storage quantity in bytes (the binary and decimal suffixes these files use). */
+function quantityBytes(quantity: string): number {
+  const match = /^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity);
+  expect(match, `storage quantity ${quantity}`).not.toBeNull();
+  const unit = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[match![2] ?? ''] ?? 1;
+  return Number(match![1]) * unit;
+}
+
 const defaults = {
   httpPort: OPTIONS.httpPort.schema.parse(undefined),
   grpcPort: OPTIONS.grpcPort.schema.parse(undefined),
@@ -233,6 +241,20 @@ describe('deployment manifests: the server as deployed', () => {
     const initialCluster = (etcdContainer['args'] as string[]).find((a) => a.startsWith('--initial-cluster='))!.slice('--initial-cluster='.length);
     expect(initialCluster.split(',')).toEqual(members.map((m) => `${m.split('.')[0]}=http://${m}:${peer}`));
     expect(etcd['spec']['podManagementPolicy']).toBe('Parallel');
+  });
+
+  it('each etcd member compacts its history, and reaches its space quota before its volume is full', () => {
+    const etcd = only('StatefulSet', 'brisk-etcd');
+    const args = etcd['spec']['template']['spec']['containers'][0]['args'] as string[];
+    const flag = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+    expect(flag('auto-compaction-mode')).toBe('periodic');
+    expect(flag('auto-compaction-retention')).toMatch(/^\d+[hm]$/);
+    const claim = (etcd['spec']['volumeClaimTemplates'] as Manifest[]).find((t) => t['metadata']['name'] === 'data')!;
+    const volumeBytes = quantityBytes(claim['spec']['resources']['requests']['storage'] as string);
+    // etcd's default quota (2 GiB) applies when the flag is absent.
+    const quota = Number(flag('quota-backend-bytes') ?? 2 * 1024 ** 3);
+    // The database, as much again for a snapshot sent to a lagging member, and the WAL (etcd keeps 5 segments of 64 MiB).
+    expect(2 * quota + 5 * 64 * 1024 ** 2).toBeLessThanOrEqual(volumeBytes);
   });
 
   it('the HPA scales the Deployment on the per-pod queue depth that the adapter rule serves and the server exports, before queues fill', () => {
