@@ -305,8 +305,11 @@ describe('KServe runtime', () => {
     expect(containerPort(container, 'h2c')).toBe(config.grpcPort);
     expect(runtime['spec']['annotations']['prometheus.kserve.io/port']).toBe(String(config.httpPort));
     for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) expect(probePort(container, container[probe]), probe).toBe(config.httpPort);
+    expect(container['startupProbe']['httpGet']['path']).toBe('/v2/health/ready');
     expect(container['readinessProbe']['httpGet']['path']).toBe('/v2/health/ready');
     expect(container['livenessProbe']['httpGet']['path']).toBe('/v2/health/live');
+    // As in the Deployment: a model that takes its whole load timeout does not get the pod restarted.
+    expect(container['startupProbe']['periodSeconds'] * container['startupProbe']['failureThreshold']).toBeGreaterThanOrEqual(config.modelLoadTimeoutSecs);
     const { uid, gid } = imageUser('Dockerfile');
     expect(container['securityContext']).toMatchObject({ runAsNonRoot: true, runAsUser: uid, runAsGroup: gid, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
   });
