@@ -35,7 +35,8 @@ export const USAGE = `usage: brisk bench [flags]        (or: npm run bench -- [f
   --input FILE [--header-length N]   send this body (JSON, or binary extension with its header length)
   --out bench/results/run       writes <out>.json, <out>.md and two SVG charts
 Goodput counts successes only (2xx, OK); latency percentiles are of successes, and other answers
-(refusals, errors) have their own.`;
+(refusals, errors) have their own. After sending, answers are awaited as long as they keep coming;
+requests still unanswered once none has come for 30 s count as "no answer".`;
 
 export interface BenchOptions {
   /** REST base URL (http://host:port), or host:port for gRPC. */

@@ -27,6 +27,11 @@ export interface LoopOptions {
   /** Stop after this many requests instead of after durationSeconds. */
   requests?: number;
   warmupSeconds: number;
+  /**
+   * After sending, how long to go on waiting with no answer coming before giving up on the
+   * requests still in flight (they count as "no answer"). Default 30.
+   */
+  stallSeconds?: number;
   /** Called about once a second while measuring. */
   progress?: (sent: number, answered: number, elapsedSeconds: number) => void;
 }
@@ -34,7 +39,10 @@ export interface LoopOptions {
 export interface RawLoadResult {
   sent: number;
   answered: number;
-  /** By outcome: a status for answers, an error kind for requests that got none. */
+  /**
+   * By outcome: a status for answers, an error kind for requests that got none, and "no answer"
+   * for those still in flight when the tool stopped waiting (stallSeconds without any answer).
+   */
   outcomes: Record<string, number>;
   /** Latency of every successful request, in ms, in completion order. */
   successLatenciesMs: Float64Array;
@@ -52,13 +60,19 @@ export async function runLoop(send: Send, options: LoopOptions): Promise<RawLoad
   const outcomes: Record<string, number> = {};
   let inFlight = 0;
   let lastAnswerAt = 0;
+  let lastSettledAt = 0;
+  // Set once the result is made: requests given up on fail when their connections are closed
+  // afterwards, and must not then be counted a second time, under their error.
+  let finished = false;
 
   const sendDue = (dueAt: number, then?: () => void): void => {
     const counted = measuring;
     if (counted) sent += 1;
     inFlight += 1;
     send((outcome, kind) => {
+      if (finished) return;
       inFlight -= 1;
+      lastSettledAt = performance.now();
       if (counted) {
         outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
         if (kind !== 'none') {
@@ -116,9 +130,14 @@ export async function runLoop(send: Send, options: LoopOptions): Promise<RawLoad
   measuring = true;
   const measuredFrom = performance.now();
   const sendingSeconds = await runFor(options.durationSeconds, options.requests);
-  // Answers still on their way belong to the run, and so does the time they take.
-  const deadline = performance.now() + 30_000;
-  while (inFlight > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  // Answers still on their way belong to the run, and so does the time they take. A server
+  // working through a long queue (or sharing a busy machine) answers slowly but steadily, so
+  // the wait ends only once nothing has come back for stallSeconds, not at a fixed deadline
+  // that would count its slow answers as none.
+  const stallMs = (options.stallSeconds ?? 30) * 1000;
+  lastSettledAt = Math.max(lastSettledAt, performance.now());
+  while (inFlight > 0 && performance.now() - lastSettledAt < stallMs) await new Promise((r) => setTimeout(r, 10));
+  finished = true;
   const unanswered = sent - Object.values(outcomes).reduce((a, b) => a + b, 0);
   if (unanswered > 0) outcomes['no answer'] = unanswered;
   return {

@@ -1,11 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad } from '../../bench/lib/load.js';
 import { runBench, writeReport } from '../../src/loadtool/bench.js';
+import { runRestLoad } from '../../src/loadtool/rest-load.js';
 import { BUNDLED_MODELS, TEST_MODELS } from '../../src/modelgen/catalog.js';
 import { projectFile } from '../../src/project-files.js';
+import { waitFor } from '../helpers/conditions.js';
 import { tempDir, writeRepository } from '../helpers/repository.js';
 import { request, startServer, type TestServer } from '../helpers/server.js';
 
@@ -74,15 +78,17 @@ describe('the bench tool, against a real server', () => {
     expect((await inferences('tiny_classifier')) - before).toBe(point.sent);
   });
 
+  // The work is about 22 inferences of `slow`, one at a time: 5 s alone, and up to 1.5 s each
+  // (35 s) seen with the two cores shared by a dozen busy processes.
   it('counts queueing in open-loop latency when the server is too slow for the rate', { timeout: 60_000 }, async () => {
     // `slow` serves about five requests a second, one at a time.
     const closed = await runBench({ ...options, url: server.url, model: 'slow', mode: 'closed', loads: [1], durationSeconds: 1 });
-    const open = await runBench({ ...options, url: server.url, model: 'slow', mode: 'open', loads: [20], durationSeconds: 1.5 });
+    const open = await runBench({ ...options, url: server.url, model: 'slow', mode: 'open', loads: [20], durationSeconds: 60, requests: 20 });
     const service = closed.points[0]!.latencyMs.p50;
     const point = open.points[0]!;
-    expect(point.sent).toBe(30);
-    expect(point.answered).toBe(30);
-    // Thirty requests due in 1.5 s and served five a second: the last waited seconds, and the
+    expect(point.sent).toBe(20);
+    expect(point.answered).toBe(20);
+    // Twenty requests due in 1 s and served five a second: the last waited seconds, and the
     // latency says so, because it runs from when each request was due.
     expect(point.latencyMs.p50).toBeGreaterThan(3 * service);
     expect(point.latencyMs.max).toBeGreaterThan(2000);
@@ -138,5 +144,50 @@ describe('the bench tool, against a real server', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/usage: brisk bench/);
     expect(help.stdout).toMatch(/--mode closed\|open/);
+  });
+});
+
+/** A plain HTTP server on loopback whose handler decides when (or whether) to answer. */
+async function holdingServer(handle: (req: IncomingMessage, res: ServerResponse) => void) {
+  const http = createServer((req, res) => req.resume().on('end', () => handle(req, res)));
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const url = new URL(`http://127.0.0.1:${(http.address() as AddressInfo).port}/v2/models/m/infer`);
+  const connections = () => new Promise<number>((resolve, reject) => http.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+  return { url, connections, close: () => new Promise<void>((resolve) => http.close(() => resolve()).closeAllConnections()) };
+}
+
+const loop = { body: Buffer.from('{}'), headers: { 'content-type': 'application/json' }, warmupSeconds: 0, durationSeconds: 60 } as const;
+
+// A fixed 30 s wait for answers after sending counted a slow server's answers (one a second
+// under load) as "no answer": the wait now ends only when answers stop coming.
+describe('the load loop, after sending', () => {
+  it('waits for answers as long as they keep coming, however long that is in all', async () => {
+    // One answer every 100 ms: thirty take 3 s, twice the 1.5 s the loop waits without any.
+    const waiting: ServerResponse[] = [];
+    const answer = setInterval(() => waiting.shift()?.end('{}'), 100);
+    const http = await holdingServer((_, res) => waiting.push(res));
+    try {
+      const raw = await runRestLoad({ ...loop, url: http.url, mode: 'open', rate: 1000, requests: 30, concurrency: 30, connections: 30, stallSeconds: 1.5 });
+      expect(raw.sent).toBe(30);
+      expect(raw.outcomes).toEqual({ '200': 30 });
+      expect(raw.elapsedSeconds).toBeGreaterThan(2.9);
+    } finally {
+      clearInterval(answer);
+      await http.close();
+    }
+  });
+
+  it('gives up once none has come for stallSeconds, and counts each request it gave up on once', async () => {
+    const http = await holdingServer(() => undefined);
+    try {
+      const raw = await runRestLoad({ ...loop, url: http.url, mode: 'open', rate: 1000, requests: 5, concurrency: 5, connections: 5, stallSeconds: 0.3 });
+      expect(raw.sent).toBe(5);
+      expect(raw.answered).toBe(0);
+      // Closing the connections afterwards fails those requests (ECONNRESET): not an outcome of the run.
+      await waitFor('the tool to close its connections', async () => (await http.connections()) === 0);
+      expect(raw.outcomes).toEqual({ 'no answer': 5 });
+    } finally {
+      await http.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 /** `brisk routes rollout …` and `rollout-status [--watch]`: the compiled CLI against a real server's admin API. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/admin/rollout-cli.js';
@@ -7,6 +7,7 @@ import { BUNDLED_MODELS } from '../../src/modelgen/catalog.js';
 import { projectFile } from '../../src/project-files.js';
 import { adminClient, TEST_ADMIN_TOKEN } from '../helpers/admin.js';
 import { closedLoop } from '../helpers/closed-loop.js';
+import { waitFor } from '../helpers/conditions.js';
 import { writeRepository } from '../helpers/repository.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -25,13 +26,25 @@ afterAll(async () => {
   await server?.stop();
 });
 
+const cliArgs = (args: string[]) => [projectFile('dist', 'src', 'cli.js'), 'routes', ...args, '--admin-url', adminUrl];
+const cliEnv = () => ({ ...process.env, BRISK_ADMIN_URL: '', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+
 const brisk = (args: string[]) =>
-  promisify(execFile)(process.execPath, [projectFile('dist', 'src', 'cli.js'), 'routes', ...args, '--admin-url', adminUrl], {
-    env: { ...process.env, BRISK_ADMIN_URL: '', ADMIN_TOKEN: TEST_ADMIN_TOKEN },
-  }).then(
+  promisify(execFile)(process.execPath, cliArgs(args), { env: cliEnv() }).then(
     ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
     (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
   );
+
+/** A CLI process whose output can be read while it runs. */
+function briskRunning(args: string[]) {
+  const child = spawn(process.execPath, cliArgs(args), { env: cliEnv() });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { stdout: () => stdout, running: () => child.exitCode === null && child.signalCode === null, exited, kill: () => child.kill() };
+}
 
 const primaryOnly = { targets: [{ model: 'scorer', version: '1', weight: 100 }] };
 const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 32], data: Array.from({ length: 32 }, (_, i) => Math.cos(i)) }] });
@@ -39,8 +52,8 @@ const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', sha
 describe('brisk routes rollout', () => {
   it('starts a rollout with the flags given, and rollout-status --watch shows every verdict live until it ends', async () => {
     expect((await admin('PUT', '/admin/routes/scorer', primaryOnly)).status).toBe(200);
-    // The traffic starts after this command and the watch is another process: on a loaded machine
-    // that is seconds of intervals without enough requests, which must not pause the rollout.
+    // The traffic starts only once the watch, another process, shows the rollout: on a loaded
+    // machine that is seconds of intervals without enough requests, which must not pause it.
     const started = await brisk(['rollout', 'scorer', '2', '--steps', '5,50', '--interval', '500ms', '--min-requests', '20', '--max-p99-ratio', 'off', '--failure-limit', '3', '--inconclusive-limit', '1000']);
     expect(started.code, started.stderr).toBe(0);
     expect(started.stdout).toMatch(/^scorer {2}progressing {2}step 1 of 2 \(5%\) {2}scorer\/2 against scorer\/1, every 0.5 s$/m);
@@ -49,12 +62,21 @@ describe('brisk routes rollout', () => {
     expect(view.gates).toMatchObject({ min_requests: 20, max_p99_ratio: null, max_error_rate: 0.01 });
     expect(view.failure_limit).toBe(3);
     expect(view.inconclusive_limit).toBe(1000);
-    const traffic = closedLoop(`${server.url}/v2/models/scorer/infer`, body, 4);
+    // Without traffic no interval can pass (fewer than 20 requests), so the rollout cannot end
+    // before the watch has shown it in progress: the traffic starts only then. Started the other
+    // way round, a watch slow to start on a loaded machine found the rollout already promoted.
+    const watch = briskRunning(['rollout-status', 'scorer', '--watch', '--every', '100ms']);
     let watched;
     try {
-      watched = await brisk(['rollout-status', 'scorer', '--watch', '--every', '100ms']);
+      await waitFor('the watch to show the rollout', () => /^#\s+step/m.test(watch.stdout()) || !watch.running());
+      const traffic = closedLoop(`${server.url}/v2/models/scorer/infer`, body, 4);
+      try {
+        watched = await watch.exited;
+      } finally {
+        await traffic.stop();
+      }
     } finally {
-      await traffic.stop();
+      watch.kill();
     }
     expect(watched.code, watched.stderr).toBe(0);
     const lines = watched.stdout.trim().split('\n');
