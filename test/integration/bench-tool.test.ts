@@ -39,7 +39,8 @@ describe('the bench tool, against a real server', () => {
     const before = await inferences('tiny_classifier');
     const result = await runBench({ ...options, url: server.url, model: 'tiny_classifier', mode: 'closed', loads: [4], durationSeconds: 1 });
     const point = result.points[0]!;
-    expect(point.sent).toBeGreaterThan(50);
+    // A closed loop: each of the 4 connections sent again on every answer (not a rate, which a busy machine cannot promise).
+    expect(point.sent).toBeGreaterThan(4 * 4);
     expect(point.answered).toBe(point.sent);
     expect(point.outcomes).toEqual({ '200': point.sent });
     // The server counted exactly the requests the tool says it sent.
@@ -72,7 +73,8 @@ describe('the bench tool, against a real server', () => {
     const before = await inferences('tiny_classifier');
     const result = await runBench({ ...options, protocol: 'grpc', url: server.grpcAddress, model: 'tiny_classifier', mode: 'closed', loads: [8], durationSeconds: 1 });
     const point = result.points[0]!;
-    expect(point.sent).toBeGreaterThan(50);
+    // Each of the 8 streams called again on every answer.
+    expect(point.sent).toBeGreaterThan(8 * 4);
     expect(point.outcomes).toEqual({ OK: point.sent });
     expect(point.requestsPerSecond).toBeGreaterThan(0);
     expect((await inferences('tiny_classifier')) - before).toBe(point.sent);
