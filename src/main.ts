@@ -129,7 +129,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
     metrics,
   );
-  // Listen before loading: liveness answers at once, readiness once the models are in.
+  // Not ready until the routes are read too: set before listening, so no probe sees a gap.
+  service.routesPending = `the routes have not been read from the route store (${config.routeStore}) yet`;
+  // Listen before loading: liveness answers at once, readiness once the models and the routes are in.
   const http = await startHttpServer(
     service,
     {
@@ -161,7 +163,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     config.repositoryPollSecs > 0 ? new RepositoryPoller(config.modelRepository, registry, config.repositoryPollSecs * 1000, log) : undefined;
   await registry.loadAll();
   poller?.start();
+  log.info({ httpPort: http.port, grpcPort: grpc.port, routeStore: config.routeStore }, 'models loaded; reading the routes (not ready until they are read)');
   await routes.load(loadConfiguredRoutes(config.modelRepository, (model, version) => registry.servable(model, version), log));
+  service.routesPending = undefined;
   // After the routes and models: a rollout in progress resumes at its step, with a fresh interval.
   // With replicas, only the elected leader runs them (from its election on).
   if (shared.leader) shared.leader.start(() => rollouts.load(), () => rollouts.stop());
