@@ -27,14 +27,13 @@ import { ShadowRunner } from './routing/shadow-runner.js';
 import { ShadowStatsTable } from './routing/shadow-stats.js';
 import { RolloutController } from './rollout/rollout-controller.js';
 import { RolloutMetrics } from './rollout/rollout-metrics.js';
+import { ABANDONED_ANSWERS_MS, LATE_ANSWERS_MS, NO_LIMIT_BATCH_WAIT_MS } from './shutdown-budget.js';
 
 export const SERVER_NAME = 'brisk';
 export const SERVER_VERSION: string = (
   JSON.parse(readFileSync(projectFile('package.json'), 'utf8')) as { version: string }
 ).version;
 
-/** Time for the answers to requests abandoned at the drain timeout to leave before gRPC is closed by force. */
-const ABANDONED_ANSWERS_MS = 200;
 
 /** BRISK_CONSOLE_SESSION_SECONDS: how long a console sign-in lasts (tests shorten it to see expiry). */
 function consoleSession(env: NodeJS.ProcessEnv): { consoleSessionSeconds?: number } {
@@ -214,13 +213,16 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // A decision that was being applied when shutdown began is saved before the process ends.
     await leadershipReleased;
     // A worker stopped inside ONNX Runtime's native run takes the process down with it
-    // (the binding throws during thread teardown): running batches end first.
-    const hardDeadline = performance.now() + 60_000;
-    while (registry.runningBatches() > 0 && performance.now() < hardDeadline) await new Promise((r) => setTimeout(r, 20));
+    // (the binding throws during thread teardown): running batches end first. Those running at the
+    // drain timeout started before it: by the longest batch_timeout_ms after it the watchdog has
+    // answered them, so that bounds the wait (the grace periods in deploy/ count it: shutdown-budget.ts).
+    const batchesDeadline = deadline + registry.longestBatchTimeoutMs(NO_LIMIT_BATCH_WAIT_MS);
+    while (registry.runningBatches() > 0 && performance.now() < batchesDeadline) await new Promise((r) => setTimeout(r, 20));
+    if (registry.runningBatches() > 0) log.error({ running: registry.runningBatches() }, 'batches still running past their batch_timeout_ms: ending their workers');
     await registry.close();
     // Requests that came on an idle connection after the quiet period have been answered
     // (with an error once the models closed); the last of those answers leave first.
-    const lateDeadline = performance.now() + 2000;
+    const lateDeadline = performance.now() + LATE_ANSWERS_MS;
     while (http.openResponses() > 0 && performance.now() < lateDeadline) await new Promise((r) => setTimeout(r, 10));
     loadSignal.stop();
     await routes.close();
