@@ -27,14 +27,13 @@ import { ShadowRunner } from './routing/shadow-runner.js';
 import { ShadowStatsTable } from './routing/shadow-stats.js';
 import { RolloutController } from './rollout/rollout-controller.js';
 import { RolloutMetrics } from './rollout/rollout-metrics.js';
+import { ABANDONED_ANSWERS_MS, LATE_ANSWERS_MS, NO_LIMIT_BATCH_WAIT_MS } from './shutdown-budget.js';
 
 export const SERVER_NAME = 'brisk';
 export const SERVER_VERSION: string = (
   JSON.parse(readFileSync(projectFile('package.json'), 'utf8')) as { version: string }
 ).version;
 
-/** Time for the answers to requests abandoned at the drain timeout to leave before gRPC is closed by force. */
-const ABANDONED_ANSWERS_MS = 200;
 
 /** BRISK_CONSOLE_SESSION_SECONDS: how long a console sign-in lasts (tests shorten it to see expiry). */
 function consoleSession(env: NodeJS.ProcessEnv): { consoleSessionSeconds?: number } {
@@ -129,7 +128,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
     metrics,
   );
-  // Listen before loading: liveness answers at once, readiness once the models are in.
+  // Not ready until the routes are read too: set before listening, so no probe sees a gap.
+  service.routesPending = `the routes have not been read from the route store (${config.routeStore}) yet`;
+  // Listen before loading: liveness answers at once, readiness once the models and the routes are in.
   const http = await startHttpServer(
     service,
     {
@@ -161,7 +162,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     config.repositoryPollSecs > 0 ? new RepositoryPoller(config.modelRepository, registry, config.repositoryPollSecs * 1000, log) : undefined;
   await registry.loadAll();
   poller?.start();
+  log.info({ httpPort: http.port, grpcPort: grpc.port, routeStore: config.routeStore }, 'models loaded; reading the routes (not ready until they are read)');
   await routes.load(loadConfiguredRoutes(config.modelRepository, (model, version) => registry.servable(model, version), log));
+  service.routesPending = undefined;
   // After the routes and models: a rollout in progress resumes at its step, with a fresh interval.
   // With replicas, only the elected leader runs them (from its election on).
   if (shared.leader) shared.leader.start(() => rollouts.load(), () => rollouts.stop());
@@ -210,13 +213,16 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // A decision that was being applied when shutdown began is saved before the process ends.
     await leadershipReleased;
     // A worker stopped inside ONNX Runtime's native run takes the process down with it
-    // (the binding throws during thread teardown): running batches end first.
-    const hardDeadline = performance.now() + 60_000;
-    while (registry.runningBatches() > 0 && performance.now() < hardDeadline) await new Promise((r) => setTimeout(r, 20));
+    // (the binding throws during thread teardown): running batches end first. Those running at the
+    // drain timeout started before it: by the longest batch_timeout_ms after it the watchdog has
+    // answered them, so that bounds the wait (the grace periods in deploy/ count it: shutdown-budget.ts).
+    const batchesDeadline = deadline + registry.longestBatchTimeoutMs(NO_LIMIT_BATCH_WAIT_MS);
+    while (registry.runningBatches() > 0 && performance.now() < batchesDeadline) await new Promise((r) => setTimeout(r, 20));
+    if (registry.runningBatches() > 0) log.error({ running: registry.runningBatches() }, 'batches still running past their batch_timeout_ms: ending their workers');
     await registry.close();
     // Requests that came on an idle connection after the quiet period have been answered
     // (with an error once the models closed); the last of those answers leave first.
-    const lateDeadline = performance.now() + 2000;
+    const lateDeadline = performance.now() + LATE_ANSWERS_MS;
     while (http.openResponses() > 0 && performance.now() < lateDeadline) await new Promise((r) => setTimeout(r, 10));
     loadSignal.stop();
     await routes.close();

@@ -82,7 +82,7 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
     const state = drain.begin();
     const report = service.readiness();
     if (report.ready) send(res, state, OK, '');
-    else sendJson(res, state, '503 Service Unavailable', { ready: false, draining: report.draining, not_ready: report.notReady });
+    else sendJson(res, state, '503 Service Unavailable', { ready: false, draining: report.draining, ...(report.routes === undefined ? {} : { routes: report.routes }), not_ready: report.notReady });
   });
 
   app.get('/v2', (res) => {

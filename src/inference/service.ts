@@ -58,6 +58,12 @@ export class InferenceService {
   draining = false;
   /** Inference requests accepted and not yet answered. */
   inFlight = 0;
+  /**
+   * Why the routes are not in force yet, while the server reads them from its route store (from
+   * etcd, as long as etcd takes to answer); readiness fails meanwhile, since a request to a route's
+   * name would go to a model of that name, not by the route's weights. Unset for callers with no routes.
+   */
+  routesPending: string | undefined = undefined;
 
   private readonly routing: { router: Router; shadows: ShadowRunner; onOutcome: RouteOutcomeListener | undefined } | undefined;
 
@@ -83,9 +89,10 @@ export class InferenceService {
     return this.server;
   }
 
-  readiness(): ReadinessReport & { draining: boolean } {
+  readiness(): ReadinessReport & { draining: boolean; routes?: string } {
     const report = this.registry.readiness();
-    return { ...report, ready: report.ready && !this.draining, draining: this.draining };
+    const routes = this.routesPending;
+    return { ...report, ready: report.ready && !this.draining && routes === undefined, draining: this.draining, ...(routes === undefined ? {} : { routes }) };
   }
 
   modelMetadata(name: string, version?: string): ModelMetadata {

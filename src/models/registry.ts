@@ -493,6 +493,14 @@ export class ModelRegistry {
     return this.withPools().reduce((sum, v) => sum + (v.scheduler?.abandonQueued(error) ?? 0), 0);
   }
 
+  /**
+   * The longest batch_timeout_ms of the versions with pools, one with no limit (0) counting as
+   * `noLimitMs`: how long shutdown waits for the batches still running at the drain timeout.
+   */
+  longestBatchTimeoutMs(noLimitMs: number): number {
+    return Math.max(0, ...this.withPools().map((v) => (v.spec?.batchTimeoutMs ? v.spec.batchTimeoutMs : noLimitMs)));
+  }
+
   /** Tasks on worker threads right now, over all models (a batch answered on a timeout may still run). */
   runningBatches(): number {
     return this.withPools().reduce((sum, v) => sum + (v.pool?.activeTasks ?? 0), 0);

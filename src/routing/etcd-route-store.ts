@@ -34,7 +34,7 @@ const SEEDED = 'seeded';
 /** Lost races in a row before a change gives up with 409: only a storm of writers gets there. */
 const MAX_ATTEMPTS = 8;
 /** Longest close() waits for etcd to confirm a watch's cancel. */
-const CANCEL_WAIT_MS = 1000;
+export const CANCEL_WAIT_MS = 1000;
 /** etcd's default limit on the operations of one transaction (--max-txn-ops). */
 const MAX_TXN_OPS = 128;
 

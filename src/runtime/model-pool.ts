@@ -44,7 +44,7 @@ export class PoolLostError extends Error {
 }
 
 /** How long close() waits for the workers to release their sessions before ending them anyway. */
-const RELEASE_WAIT_MS = 5000;
+export const RELEASE_WAIT_MS = 5000;
 /** How long close() waits for loading workers to stop (a session being created, one warmup run). */
 const LOADING_WAIT_MS = 60_000;
 

@@ -19,14 +19,20 @@ export interface TestServer {
   stop(): Promise<number | null>;
 }
 
-export async function startServer(repository: string, extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
+/** Resolves once `isReady` holds for a log line (by default the serving line); that line must carry the ports. */
+export async function startServer(
+  repository: string,
+  extraArgs: readonly string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  isReady: (line: Record<string, unknown>) => boolean = (line) => line['msg'] === 'serving',
+): Promise<TestServer> {
   const child = await startChild(
     process.execPath,
     [projectFile('dist', 'src', 'cli.js'), 'serve', '--model-repository', repository, '--host', '127.0.0.1',
       '--http-port', '0', '--grpc-port', '0', '--admin-port', '0', '--state-dir', tempDir('state'),
       // Stopped at once rather than after the 5 s a SIGTERM allows load balancers; a test's own flag wins (last one counts).
       '--drain-delay', '0', ...extraArgs],
-    (line) => line['msg'] === 'serving',
+    isReady,
     env,
   );
   const httpPort = child.ready['httpPort'] as number;

@@ -4,8 +4,11 @@
  * expire in etcd, a new leader that takes the rollouts over from etcd rather than from a
  * watch that may lag, an ex-leader whose writes etcd refuses, a network that drops packets silently,
  * a write whose answer is lost, a full read that comes back after the watch brought something newer,
- * shutting down without waiting on etcd, and without a watch left behind.
+ * shutting down without waiting on etcd, and without a watch left behind; a server not ready
+ * until it has read its routes.
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServingError } from '../../src/errors.js';
@@ -15,9 +18,13 @@ import { EtcdLeader } from '../../src/routing/etcd-leader.js';
 import { EtcdRouteStore, FencedOutError } from '../../src/routing/etcd-route-store.js';
 import { etcdRolloutRecords } from '../../src/routing/open-route-store.js';
 import type { AuditEntry, RouteState } from '../../src/routing/route-state-file.js';
+import { BUNDLED_MODELS } from '../../src/modelgen/catalog.js';
 import { parseRouteSpec } from '../../src/routing/route.js';
 import { rejection, settledFlag, waitFor } from '../helpers/conditions.js';
 import { etcdInstalled, startEdgeEtcd, startEdgeRelay, type EdgeEtcd } from '../helpers/etcd-edge.js';
+import { GrpcTestClient } from '../helpers/grpc-client.js';
+import { writeRepository } from '../helpers/repository.js';
+import { postJson, request, startServer } from '../helpers/server.js';
 
 const haveEtcd = etcdInstalled();
 if (!haveEtcd && process.env['CI'] === 'true') throw new Error("etcd is not installed: .ci/run installs Debian's etcd-server");
@@ -216,6 +223,47 @@ describe.skipIf(!haveEtcd)('etcd route store edges', () => {
     expect(s.get('r')?.revision).toBe(other.get('r')?.revision);
     expect(told).toEqual([90]);
   });
+
+  it('a server is not ready while it cannot read its routes from etcd, though its models are loaded; once read, a route named as a model follows its weights', async () => {
+    // A route `scorer` that sends everything to version 1: the model's own version policy picks 2.
+    const repository = writeRepository(BUNDLED_MODELS.filter((e) => e.model === 'scorer').map((entry) => ({ entry, config: { version_policy: { all: {} } } })));
+    writeFileSync(path.join(repository, 'routes.json'), JSON.stringify({ scorer: { targets: [{ model: 'scorer', version: '1', weight: 100 }] } }));
+    const relay = await startEdgeRelay(etcd.port);
+    // etcd gets the seed and the reads; its answers wait in the relay.
+    relay.muteAnswers();
+    const server = await startServer(repository, ['--route-store', 'etcd', '--etcd-endpoints', relay.endpoint, '--etcd-prefix', '/edge/ready/'], {}, (line) =>
+      String(line['msg']).startsWith('models loaded; reading the routes'),
+    );
+    const grpc = new GrpcTestClient(server.grpcAddress);
+    const versionServed = async (): Promise<string> => {
+      const answer = await postJson(`${server.url}/v2/models/scorer/infer`, { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 32], data: new Array(32).fill(0.5) }] });
+      expect(answer.status, answer.body.toString()).toBe(200);
+      return answer.json<{ model_version: string }>().model_version;
+    };
+    try {
+      // Released well within the 3 s an etcd call may take before the start fails: these checks take milliseconds.
+      const [model, ready, grpcReady, health] = await Promise.all([
+        request(`${server.url}/v2/models/scorer/ready`),
+        request(`${server.url}/v2/health/ready`),
+        grpc.call('ServerReady', {}),
+        grpc.call('Check', { service: '' }, {}, grpc.health),
+      ]);
+      expect(model.status).toBe(200);
+      expect(ready.status).toBe(503);
+      expect(ready.json()).toEqual({ ready: false, draining: false, routes: 'the routes have not been read from the route store (etcd) yet', not_ready: [] });
+      expect(grpcReady).toEqual({ ready: false });
+      expect(health).toEqual({ status: 'NOT_SERVING' });
+      relay.restore();
+      await waitFor('readiness once the routes are read', async () => (await request(`${server.url}/v2/health/ready`)).status === 200, 10_000);
+      expect(await grpc.call('ServerReady', {})).toEqual({ ready: true });
+      for (let i = 0; i < 5; i++) expect(await versionServed()).toBe('1');
+    } finally {
+      grpc.close();
+      relay.restore();
+      await server.stop();
+      relay.close();
+    }
+  }, 30_000);
 
   it('close() does not wait for an unreachable etcd to confirm the end of the watch', async () => {
     const relay = await startEdgeRelay(etcd.port);

@@ -12,6 +12,7 @@ import { OPTIONS, type ServerConfig } from '../../src/config/server-config.js';
 import { modelConfigFileSchema } from '../../src/models/model-config.js';
 import { ServerMetrics } from '../../src/observability/metrics.js';
 import { projectFile } from '../../src/project-files.js';
+import { shutdownSecondsAtMost } from '../../src/shutdown-budget.js';
 import { problems, readManifests, schemaProblems, strictPodParts, type Manifest } from '../helpers/manifest-schemas.js';
 
 const kubernetes = readManifests('kubernetes');
@@ -68,6 +69,9 @@ function quantityBytes(quantity: string): number {
   const unit = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[match![2] ?? ''] ?? 1;
   return Number(match![1]) * unit;
 }
+
+/** The models' batch_timeout_ms when their config.json leaves it out: the repositories deployed are not in the manifests. */
+const defaultBatchTimeoutMs = modelConfigFileSchema.parse({}).batch_timeout_ms;
 
 const defaults = {
   httpPort: OPTIONS.httpPort.schema.parse(undefined),
@@ -175,13 +179,15 @@ describe('deployment manifests: the server as deployed', () => {
     expect(startup['periodSeconds'] * startup['failureThreshold']).toBeGreaterThanOrEqual(config.modelLoadTimeoutSecs);
   });
 
-  it('the grace period outlasts the drain, and the drain delay covers the endpoint removal (no preStop hook)', () => {
+  it('the grace period outlasts the whole shutdown, running batches included, and the drain delay covers the endpoint removal (no preStop hook)', () => {
     const drainDelay = Number(flagValue(container, 'drain-delay'));
     // Stated in the args: its default is decided per signal in cli.ts, out of the config's reach.
     expect(config.drainDelaySeconds).toBe(drainDelay);
     expect(drainDelay).toBeGreaterThanOrEqual(5);
     expect(container['lifecycle']?.['preStop']).toBeUndefined();
-    expect(pod['terminationGracePeriodSeconds']).toBeGreaterThanOrEqual(drainDelay + config.drainTimeoutSeconds + 5);
+    expect(pod['terminationGracePeriodSeconds']).toBeGreaterThanOrEqual(shutdownSecondsAtMost(drainDelay, config.drainTimeoutSeconds, defaultBatchTimeoutMs));
+    // The bound counts the batches: 10 s + 30 s of drain alone would pass a grace of 50 s.
+    expect(shutdownSecondsAtMost(drainDelay, config.drainTimeoutSeconds, defaultBatchTimeoutMs)).toBeGreaterThan(drainDelay + config.drainTimeoutSeconds + defaultBatchTimeoutMs / 1000);
   });
 
   it('the Services and the PodMonitor reach the container ports by name, and the gRPC one says it is gRPC', () => {
@@ -314,7 +320,7 @@ describe('KServe runtime', () => {
     expect(container['securityContext']).toMatchObject({ runAsNonRoot: true, runAsUser: uid, runAsGroup: gid, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
   });
 
-  it('the InferenceService uses the runtime for an ONNX model, with a grace period above its drain', () => {
+  it('the InferenceService uses the runtime for an ONNX model, with a grace period above its shutdown, and no HPA of KServe (on CPU)', () => {
     const service = only('InferenceService');
     const predictor = service['spec']['predictor'] as Manifest;
     expect(predictor['model']['runtime']).toBe(runtime['metadata']['name']);
@@ -324,7 +330,11 @@ describe('KServe runtime', () => {
     expect(predictor['model']['storageUri']).toMatch(/^[a-z0-9]+:\/\/./);
     const drainDelay = Number(flagValue(container, 'drain-delay'));
     expect(config.drainDelaySeconds).toBe(drainDelay);
-    expect(predictor['terminationGracePeriodSeconds']).toBeGreaterThanOrEqual(drainDelay + config.drainTimeoutSeconds + 5);
+    expect(predictor['terminationGracePeriodSeconds']).toBeGreaterThanOrEqual(shutdownSecondsAtMost(drainDelay, config.drainTimeoutSeconds, defaultBatchTimeoutMs));
+    // Raw mode, where KServe would make an HPA on CPU unless the autoscaler class is external; maxReplicas would be for that HPA.
+    expect(service['metadata']['annotations']).toMatchObject({ 'serving.kserve.io/deploymentMode': 'RawDeployment', 'serving.kserve.io/autoscalerClass': 'external' });
+    expect(predictor['maxReplicas']).toBeUndefined();
+    expect(predictor['scaleMetric']).toBeUndefined();
   });
 
   it('the GPU image runs as the same user as the CPU image', () => {
