@@ -27,6 +27,8 @@ export async function freePort(): Promise<number> {
 
 export interface LocalEtcd {
   endpoint: string;
+  /** The client port, for a relay in front of it. */
+  port: number;
   /** A client of its own, with a 1 s deadline on every call. */
   client: Etcd3;
   start(): Promise<void>;
@@ -77,6 +79,7 @@ export async function startEtcd(): Promise<LocalEtcd> {
   await start();
   return {
     endpoint,
+    port: clientPort,
     client,
     start,
     stop,

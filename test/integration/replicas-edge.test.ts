@@ -21,18 +21,18 @@ import type { AuditEntry, RouteState } from '../../src/routing/route-state-file.
 import { BUNDLED_MODELS } from '../../src/modelgen/catalog.js';
 import { parseRouteSpec } from '../../src/routing/route.js';
 import { rejection, settledFlag, waitFor } from '../helpers/conditions.js';
-import { etcdInstalled, startEdgeEtcd, startEdgeRelay, type EdgeEtcd } from '../helpers/etcd-edge.js';
+import { etcdAvailable, startEtcd, startRelay, type TestEtcd } from '../helpers/etcd.js';
 import { GrpcTestClient } from '../helpers/grpc-client.js';
 import { writeRepository } from '../helpers/repository.js';
 import { postJson, request, startServer } from '../helpers/server.js';
 
-const haveEtcd = etcdInstalled();
+const haveEtcd = etcdAvailable();
 if (!haveEtcd && process.env['CI'] === 'true') throw new Error("etcd is not installed: .ci/run installs Debian's etcd-server");
 
 const log = createLogger('silent');
 const spec = (one: number) => parseRouteSpec({ targets: [{ model: 'm', version: '1', weight: one }, { model: 'm', version: '2', weight: 100 - one }] }, () => undefined);
 
-let etcd: EdgeEtcd;
+let etcd: TestEtcd;
 const opened: EtcdRouteStore[] = [];
 const store = (prefix: string, endpoint = etcd.endpoint): EtcdRouteStore => {
   const s = new EtcdRouteStore(etcdClient({ endpoints: [endpoint] }), prefix, log);
@@ -42,12 +42,12 @@ const store = (prefix: string, endpoint = etcd.endpoint): EtcdRouteStore => {
 
 describe.skipIf(!haveEtcd)('etcd route store edges', () => {
   beforeAll(async () => {
-    etcd = await startEdgeEtcd();
+    etcd = await startEtcd();
   }, 30_000);
 
   afterAll(async () => {
     await Promise.all(opened.map((s) => s.close()));
-    await etcd?.stop();
+    await etcd?.close();
   });
 
   it('an import replaces every route and audit entry under the prefix, and a replica started after it keeps the imported routes', async () => {
@@ -78,7 +78,7 @@ describe.skipIf(!haveEtcd)('etcd route store edges', () => {
   }, 30_000);
 
   it('a leader cut off from etcd stops acting before another replica can be elected', async () => {
-    const relay = await startEdgeRelay(etcd.port);
+    const relay = await startRelay(etcd.port);
     const events: string[] = [];
     const leaderOf = (name: string, endpoint: string): EtcdLeader =>
       new EtcdLeader(store('/edge/election/', endpoint).namespace, 'judge', name, 2, { elected: () => events.push(`${name} elected`), deposed: () => events.push(`${name} deposed`) }, log);
@@ -156,7 +156,7 @@ describe.skipIf(!haveEtcd)('etcd route store edges', () => {
   }, 30_000);
 
   it('a silent network blackhole to etcd is noticed by the keepalive: brisk_route_store_connected drops, and comes back after', async () => {
-    const relay = await startEdgeRelay(etcd.port);
+    const relay = await startRelay(etcd.port);
     const registry = new Registry();
     // 5 s is the most often etcd takes pings (--grpc-keepalive-min-time); the server's default is 10 s.
     const s = new EtcdRouteStore(etcdClient({ endpoints: [relay.endpoint], keepaliveTimeMs: 5000, keepaliveTimeoutMs: 1000 }), '/edge/blackhole/', log, registry);
@@ -177,7 +177,7 @@ describe.skipIf(!haveEtcd)('etcd route store edges', () => {
   }, 40_000);
 
   it('a write whose answer never comes is answered 503 saying it may have been applied, and it was', async () => {
-    const relay = await startEdgeRelay(etcd.port);
+    const relay = await startRelay(etcd.port);
     const s = new EtcdRouteStore(etcdClient({ endpoints: [relay.endpoint], callTimeoutMs: 1000 }), '/edge/deadline/', log, undefined, 1000);
     opened.push(s);
     try {
@@ -228,7 +228,7 @@ describe.skipIf(!haveEtcd)('etcd route store edges', () => {
     // A route `scorer` that sends everything to version 1: the model's own version policy picks 2.
     const repository = writeRepository(BUNDLED_MODELS.filter((e) => e.model === 'scorer').map((entry) => ({ entry, config: { version_policy: { all: {} } } })));
     writeFileSync(path.join(repository, 'routes.json'), JSON.stringify({ scorer: { targets: [{ model: 'scorer', version: '1', weight: 100 }] } }));
-    const relay = await startEdgeRelay(etcd.port);
+    const relay = await startRelay(etcd.port);
     // etcd gets the seed and the reads; its answers wait in the relay.
     relay.muteAnswers();
     const server = await startServer(repository, ['--route-store', 'etcd', '--etcd-endpoints', relay.endpoint, '--etcd-prefix', '/edge/ready/'], {}, (line) =>
@@ -266,7 +266,7 @@ describe.skipIf(!haveEtcd)('etcd route store edges', () => {
   }, 30_000);
 
   it('close() does not wait for an unreachable etcd to confirm the end of the watch', async () => {
-    const relay = await startEdgeRelay(etcd.port);
+    const relay = await startRelay(etcd.port);
     const s = new EtcdRouteStore(etcdClient({ endpoints: [relay.endpoint] }), '/edge/close/', log);
     try {
       await s.load({});

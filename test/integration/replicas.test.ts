@@ -47,8 +47,7 @@ async function many<T>(n: number, concurrency: number, one: (i: number) => Promi
 describeEtcd('replicas sharing their routes in etcd', () => {
   beforeAll(async () => {
     etcd = await startEtcd();
-    const port = Number(new URL(etcd.endpoint).port);
-    relay = await startRelay(port);
+    relay = await startRelay(etcd.port);
     const repository = writeRepository(BUNDLED_MODELS.filter((e) => e.model === 'scorer').map((entry) => ({ entry, config: { max_batch_size: 16, version_policy: { all: {} } } })));
     // C reaches etcd through a relay, to be cut off alone.
     const endpoints = [etcd.endpoint, etcd.endpoint, relay.endpoint];

@@ -19,7 +19,7 @@ let etcd: TestEtcd | undefined;
 
 afterAll(async () => {
   etcd?.client.close();
-  await etcd?.stop();
+  await etcd?.close();
 });
 
 const brisk = (...args: string[]): string => execFileSync(process.execPath, [projectFile('dist', 'src', 'cli.js'), 'routes', ...args], { encoding: 'utf8' });
