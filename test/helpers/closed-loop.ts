@@ -60,3 +60,13 @@ export function closedLoop(url: string, body: string, concurrency: number, heade
     },
   };
 }
+
+/** Runs `n` calls of `one`, `concurrency` at a time; the results in call order. */
+export async function many<T>(n: number, concurrency: number, one: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(n);
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let i = next++; i < n; i = next++) results[i] = await one(i);
+  }));
+  return results;
+}

@@ -11,6 +11,7 @@ import { waitFor } from '../helpers/conditions.js';
 import { etcdAvailable, startEtcd, startRelay, type TestEtcd } from '../helpers/etcd.js';
 import { writeRepository } from '../helpers/repository.js';
 import { postJson, request, startServer, type TestServer } from '../helpers/server.js';
+import { many } from '../helpers/closed-loop.js';
 
 const haveEtcd = etcdAvailable();
 if (!haveEtcd && process.env['CI'] === 'true') throw new Error('etcd is not installed: .ci/run installs Debian\'s etcd-server');
@@ -35,14 +36,6 @@ async function served(server: TestServer, key: string): Promise<string> {
 
 const revisionOn = async (i: number): Promise<number> => (await admins[i]!('GET', `/admin/routes/${ROUTE}`)).json<{ revision: number }>().revision;
 
-async function many<T>(n: number, concurrency: number, one: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(n);
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let i = next++; i < n; i = next++) results[i] = await one(i);
-  }));
-  return results;
-}
 
 describeEtcd('replicas sharing their routes in etcd', () => {
   beforeAll(async () => {

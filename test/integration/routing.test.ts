@@ -4,6 +4,7 @@ import { waitFor } from '../helpers/conditions.js';
 import { IN_FLIGHT, scrape, seriesValue } from '../helpers/observe.js';
 import { tempDir, writeRepository } from '../helpers/repository.js';
 import { postJson, request, startServer, type TestServer } from '../helpers/server.js';
+import { many } from '../helpers/closed-loop.js';
 
 const TOKEN = 'test-admin-token-0123456789';
 const scorers = BUNDLED_MODELS.filter((e) => e.model === 'scorer');
@@ -44,15 +45,6 @@ const features = (seed: number) => Array.from({ length: 32 }, (_, i) => Math.sin
 const score = (route: string, seed: number, key?: string) =>
   postJson(`${server.url}/v2/models/${route}/infer`, { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 32], data: features(seed) }] }, key ? { 'x-routing-key': key } : {});
 
-/** Runs `n` requests, `concurrency` at a time. */
-async function many<T>(n: number, concurrency: number, one: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(n);
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let i = next++; i < n; i = next++) results[i] = await one(i);
-  }));
-  return results;
-}
 
 const setRoute = (name: string, spec: unknown, headers?: Record<string, string>) => admin('PUT', `/admin/routes/${name}`, spec, headers);
 const split = (a: number) => ({ targets: [{ model: 'scorer', version: '1', weight: a }, { model: 'scorer', version: '2', weight: 100 - a }] });
