@@ -2,7 +2,9 @@
  * The serving core's one API. Protocol adapters call it with the internal
  * request type and render what it returns; it knows nothing of HTTP or gRPC.
  */
-import { ERROR_CODES, toServingError, type ErrorCode, type ServingError } from '../errors.js';
+import type { DriftReport } from '../drift/drift-report.js';
+import type { ReferenceProfile } from '../drift/reference-profile.js';
+import { ERROR_CODES, ServingError, toServingError, type ErrorCode } from '../errors.js';
 import type { ModelRegistry, ReadinessReport, ServingVersion } from '../models/registry.js';
 import type { Role, ServerMetrics } from '../observability/metrics.js';
 import { endSpan, startRequestSpan, tracingEnabled } from '../observability/tracing.js';
@@ -295,6 +297,30 @@ export class InferenceService {
         },
       ];
     });
+  }
+
+  /**
+   * A version's drift report (its newest ready version without one named). A version without
+   * drift answers with state "off" and no tensors: a clear answer, not an error, for dashboards.
+   */
+  drift(name: string, version?: string): DriftReport {
+    const found = this.registry.findReady(name, version);
+    if (found.drift) return found.drift.report();
+    return { model: found.name, version: found.version, state: 'off', reference_rows: 0, window_rows: 0, window_seconds: 0, tensors: [] };
+  }
+
+  /** The reference a version's drift scores against, in the drift_reference.json format; CONFLICT until there is one. */
+  driftReference(name: string, version?: string): ReferenceProfile {
+    const found = this.registry.findReady(name, version);
+    if (!found.drift) throw new ServingError('CONFLICT', `drift is off for model ${found.name} version ${found.version}: config.json drift.enabled is false`);
+    const reference = found.drift.referenceProfile();
+    if (!reference) {
+      throw new ServingError(
+        'CONFLICT',
+        `model ${found.name} version ${found.version} has no drift reference yet: ${found.drift.report().reference_rows} of ${found.drift.settings.referenceRows} rows captured`,
+      );
+    }
+    return reference;
   }
 
   /** Every model version with its state; a version that serves on after a failed reload says why in `reason`. */

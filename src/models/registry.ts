@@ -8,6 +8,8 @@
  * version policy, or a model unloaded whole, drain and close the same way.
  */
 import path from 'node:path';
+import type { DriftMonitor } from '../drift/drift-monitor.js';
+import { startDrift } from '../drift/drift-setup.js';
 import { hidePaths, invalidArgument, notFound, ServingError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
@@ -33,6 +35,8 @@ export interface ModelVersion {
   spec?: ModelSpec;
   scheduler?: VersionScheduler;
   pool?: ModelPool;
+  /** Set when config.json turns drift on for the version. */
+  drift?: DriftMonitor;
   loadSeconds?: number;
   /** The longest warmup of its instances. */
   warmupSeconds?: number;
@@ -325,9 +329,14 @@ export class ModelRegistry {
           'preferred execution provider unavailable; serving on the fallback',
         );
       }
+      const loaded = pool;
+      const drift = config?.drift.enabled
+        ? startDrift(spec, config.drift, path.dirname(discovered.modelPath), (plan) => loaded.setDriftPlan(plan), this.log)
+        : undefined;
       version.spec = spec;
       version.pool = pool;
-      version.scheduler = new VersionScheduler(spec, pool, this.metrics, counters.stats);
+      if (drift) version.drift = drift;
+      version.scheduler = new VersionScheduler(spec, pool, this.metrics, counters.stats, drift);
       version.loadSeconds = (performance.now() - started) / 1000;
       version.warmupSeconds = warmupSeconds;
       version.state = 'READY';
@@ -372,6 +381,7 @@ export class ModelRegistry {
     version.closed = true;
     delete version.pool;
     delete version.scheduler;
+    delete version.drift;
   }
 
   private markUnavailable(version: ModelVersion, reason: string): void {

@@ -5,6 +5,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Datatype, OrtType, TensorData } from '../tensor/datatypes.js';
 import type { ExecutionProvider } from '../models/model-config.js';
+import type { BinningPlan } from '../drift/binning.js';
 
 /** Given to every worker of one model version at start (piscina's workerData). */
 export interface WorkerInit {
@@ -93,6 +94,8 @@ export interface RunResult {
   outputs: WireTensor[];
   /** Time inside session.run on the worker, in seconds. */
   computeSeconds: number;
+  /** The batch's drift bin counts, when the worker has a drift plan and counted a row (see drift/binning.ts). */
+  driftCounts: Uint32Array | undefined;
 }
 
 /*
@@ -105,8 +108,14 @@ export interface RunResult {
 /** To a worker: the number of outputs, their names, then the input tensors. */
 export type BatchMessage = (string | number | TensorData)[];
 
-/** From a worker: computeSeconds then the output tensors; or the run's error message. */
+/** From a worker: computeSeconds, the drift counts (0 for none), then the output tensors; or the run's error message. */
 export type BatchReply = (string | number | TensorData)[] | string;
+
+/** To a worker: count each batch's rows into drift bins from now on (once per worker, before it counts anything). */
+export interface DriftPlanMessage {
+  kind: 'drift-plan';
+  plan: BinningPlan;
+}
 
 /** To a worker: free the session, then answer RELEASED. */
 export const RELEASE = 'release';
@@ -146,11 +155,12 @@ export function decodeBatch(message: BatchMessage): { inputs: WireTensor[]; outp
 }
 
 export function encodeResult(result: RunResult): BatchReply {
-  const reply: (string | number | TensorData)[] = [result.computeSeconds];
+  const reply: (string | number | TensorData)[] = [result.computeSeconds, result.driftCounts ?? 0];
   for (const output of result.outputs) pushTensor(reply, output);
   return reply;
 }
 
 export function decodeResult(reply: Exclude<BatchReply, string>): RunResult {
-  return { computeSeconds: reply[0] as number, outputs: readTensors(reply, 1) };
+  const counts = reply[1];
+  return { computeSeconds: reply[0] as number, driftCounts: counts === 0 ? undefined : (counts as Uint32Array), outputs: readTensors(reply, 2) };
 }

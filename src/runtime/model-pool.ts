@@ -12,6 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import type { BinningPlan } from '../drift/binning.js';
 import type { Logger } from '../observability/logger.js';
 import {
   decodeResult,
@@ -22,6 +23,7 @@ import {
   type BatchMessage,
   type BatchReply,
   type DescribeResult,
+  type DriftPlanMessage,
   type RunResult,
   type WireTensor,
   type WorkerInit,
@@ -126,6 +128,8 @@ export class ModelPool {
   private lastExit: string | undefined;
   /** Threads whose exit is watched: those there at the start, and each replacement. */
   private readonly watched = new Set<number>();
+  /** The version's drift plan once it has a reference: every worker gets it, those that start later too. */
+  private driftPlan: DriftPlanMessage | undefined;
 
   constructor(
     init: Omit<WorkerInit, 'control'>,
@@ -179,6 +183,8 @@ export class ModelPool {
     port.on('message', (reply: BatchReply | typeof RELEASED) => this.onReply(connection, reply));
     // Held only while the worker runs a batch: an idle pool keeps no process alive.
     port.unref();
+    // Before any batch: messages on a port arrive in order.
+    if (this.driftPlan) port.postMessage(this.driftPlan);
     this.connections.push(connection);
     this.onIdle(connection);
   }
@@ -353,6 +359,16 @@ export class ModelPool {
     else this.queue.push(batch);
     if (deadline < this.watchdogDue) this.armWatchdog(deadline);
     return batch.promise;
+  }
+
+  /**
+   * From now on every worker counts its batches' sampled rows into drift bins (see
+   * drift/binning.ts) and answers each batch with the counts. Batches already posted
+   * may come back without counts.
+   */
+  setDriftPlan(plan: BinningPlan): void {
+    this.driftPlan = { kind: 'drift-plan', plan };
+    for (const connection of this.connections) connection.port.postMessage(this.driftPlan);
   }
 
   /** Under steady load deadlines only grow, so the timer armed for the first batch serves them all. */

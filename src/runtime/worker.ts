@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { MessageChannel, parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { countBatch, type BinningPlan } from '../drift/binning.js';
 import type { ExecutionProvider } from '../models/model-config.js';
 import {
   decodeBatch,
@@ -16,6 +17,7 @@ import {
   type BatchMessage,
   type BatchReply,
   type DescribeResult,
+  type DriftPlanMessage,
   type WireTensor,
   type WireTensorSpec,
   type WorkerInit,
@@ -119,6 +121,9 @@ function describe(loaded: LoadedSession): DescribeResult {
   };
 }
 
+/** Set once the version has a drift reference: each batch's sampled rows are then counted here, off the I/O thread. */
+let driftPlan: BinningPlan | undefined;
+
 async function run(session: ort.InferenceSession, message: BatchMessage): Promise<{ reply: BatchReply; transfer: ArrayBuffer[] }> {
   const { inputs, outputNames } = decodeBatch(message);
   const feeds: Record<string, ort.Tensor> = {};
@@ -139,7 +144,17 @@ async function run(session: ort.InferenceSession, message: BatchMessage): Promis
     outputs.push({ name, type: tensor.type as WireTensor['type'], shape: tensor.dims as number[], data });
     if (!Array.isArray(data)) transfer.push(data.buffer as ArrayBuffer);
   }
-  return { reply: encodeResult({ outputs, computeSeconds }), transfer };
+  const driftCounts = driftPlan ? countDrift(driftPlan, inputs, outputs) : undefined;
+  if (driftCounts) transfer.push(driftCounts.buffer as ArrayBuffer);
+  return { reply: encodeResult({ outputs, computeSeconds, driftCounts }), transfer };
+}
+
+function countDrift(plan: BinningPlan, inputs: readonly WireTensor[], outputs: readonly WireTensor[]): Uint32Array | undefined {
+  const rows = inputs[0]?.shape[0] ?? 0;
+  return countBatch(plan, rows, (source, name) => {
+    const found = (source === 'input' ? inputs : outputs).find((t) => t.name === name);
+    return found && !Array.isArray(found.data) ? (found.data as ArrayLike<number>) : undefined;
+  });
 }
 
 /**
@@ -149,7 +164,11 @@ async function run(session: ort.InferenceSession, message: BatchMessage): Promis
  * the thread, and carries the rare describe task.
  */
 function serve(session: ort.InferenceSession, port: MessagePort): void {
-  port.on('message', (message: BatchMessage | typeof RELEASE) => {
+  port.on('message', (message: BatchMessage | DriftPlanMessage | typeof RELEASE) => {
+    if (!Array.isArray(message) && typeof message === 'object') {
+      driftPlan = message.plan;
+      return;
+    }
     if (message === RELEASE) {
       // Frees ONNX Runtime's memory now, rather than whenever the thread's teardown gets to it.
       void session.release().finally(() => port.postMessage(RELEASED));

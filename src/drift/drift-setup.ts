@@ -1,0 +1,46 @@
+/**
+ * Drift for a version being loaded, from its config.json `drift` block and its folder:
+ * which tensors are profiled, the reference file if there is one (it wins over capture),
+ * and the monitor. Throws a load error when the config or the file cannot be used.
+ */
+import type { Logger } from '../observability/logger.js';
+import type { DriftConfig } from '../models/model-config.js';
+import type { TensorMetadata } from '../types.js';
+import type { BinningPlan } from './binning.js';
+import { DriftMonitor } from './drift-monitor.js';
+import { profiledTensors } from './profiled-tensors.js';
+import { readReferenceFile } from './reference-file.js';
+
+export function startDrift(
+  model: { name: string; version: string; maxBatchSize: number; inputs: readonly TensorMetadata[]; outputs: readonly TensorMetadata[] },
+  config: DriftConfig,
+  versionDir: string,
+  sendPlan: (plan: BinningPlan) => void,
+  log: Logger,
+): DriftMonitor {
+  const { tensors, skipped } = profiledTensors(model, [...new Set(config.class_scores)]);
+  if (skipped.length) log.warn({ model: model.name, version: model.version, skipped }, 'drift passes over some tensors');
+  if (tensors.length === 0) throw new Error('drift is enabled but no input or output can be profiled');
+  const reference = readReferenceFile(versionDir, tensors);
+  const monitor = new DriftMonitor(
+    model.name,
+    model.version,
+    tensors,
+    {
+      sampleRatio: config.sample_ratio,
+      referenceRows: config.reference_rows,
+      bins: config.bins,
+      windowSeconds: config.window_seconds,
+      minWindowRows: config.min_window_rows,
+      thresholds: config.thresholds,
+    },
+    reference,
+    sendPlan,
+    log,
+  );
+  log.info(
+    { model: model.name, version: model.version, reference: reference ? 'drift_reference.json' : `captured from the first ${config.reference_rows} rows`, sampleRatio: config.sample_ratio },
+    'drift on',
+  );
+  return monitor;
+}
