@@ -46,10 +46,10 @@ export function formatDrift(drift: DriftJson, top: number = DEFAULT_TOP): string
     .sort((a, b) => (b.psi ?? -Infinity) - (a.psi ?? -Infinity) || a.order - b.order);
   const shown = sorted.slice(0, top);
   const rows = [['tensor', 'kind', 'index', 'psi', 'js', 'verdict'], ...shown.map((f) => [f.tensor, f.kind, String(f.index), figure(f.psi), figure(f.js), f.verdict])];
-  const width = (i: number): number => Math.max(...rows.map((r) => r[i]!.length));
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   // Names left, numbers right, so that the decimal points line up.
   const line = (r: string[]): string =>
-    r.map((cell, i) => (i >= 2 && i <= 4 ? cell.padStart(width(i)) : cell.padEnd(width(i)))).join('  ').trimEnd();
+    r.map((cell, i) => (i >= 2 && i <= 4 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
   const more = sorted.length - shown.length;
   return [header, ...rows.map(line), ...(more > 0 ? [`… ${more} more feature${more === 1 ? '' : 's'} (--top to see more)`] : [])].join('\n');
 }
