@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * `brisk serve [flags]` (the default), `brisk models [folder]` (the example models),
- * and the admin clients: `brisk models list|load|unload`, `brisk routes ...`.
+ * the admin clients: `brisk models list|load|unload`, `brisk routes ...`, and `brisk drift ...`.
  */
 import { CliError } from './admin/cli-client.js';
+import { driftCommand } from './admin/drift-cli.js';
 import { MODELS_COMMANDS, modelsCommand } from './admin/models-cli.js';
 import { routesCommand } from './admin/routes-cli.js';
 import { ConfigError, configHelp, loadConfig } from './config/load-config.js';
@@ -18,6 +19,7 @@ const USAGE = `usage: brisk [serve] [flags]     serve a model repository over th
        brisk routes list|show|set|promote|rollback|audit ...   canary and shadow routes (admin API)
        brisk routes rollout <route> <version> [--steps 5,25,50,100] [--interval 60s] ...   a progressive rollout
        brisk routes rollout-status <route> [--watch] | rollout-pause|rollout-resume|rollout-abort <route>
+       brisk drift show <model> [version] [--top N|all] [--json] [--url URL]   features sorted by drift (data port)
        brisk bench --url URL --model M [--mode closed|open] ...  load any Open Inference Protocol server, write a report
 
 serve flags:
@@ -87,6 +89,10 @@ async function main(): Promise<void> {
   }
   if (command === 'routes') {
     console.log(await routesCommand(rest));
+    return;
+  }
+  if (command === 'drift') {
+    console.log(await driftCommand(rest));
     return;
   }
   await serve(command === 'serve' ? rest : process.argv.slice(2));

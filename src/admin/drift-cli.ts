@@ -1,0 +1,163 @@
+/**
+ * `brisk drift <subcommand>`: a model version's drift, for people.
+ *   brisk drift show tiny_classifier 1 --top 10
+ * `show` reads GET /v2/models/{m}[/versions/{v}]/drift on the data port (like stats, no token):
+ * --url or BRISK_URL, default http://127.0.0.1:8000. Each subcommand is one entry of SUBCOMMANDS.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CliError } from './cli-client.js';
+import { parseDuration } from './rollout-cli.js';
+
+export type Verdict = 'ok' | 'warn' | 'drift' | 'insufficient_data';
+
+/** The endpoint's answer (issue 15); psi and js are null while a feature has too few rows. */
+export interface DriftJson {
+  model: string;
+  version: string;
+  reference_rows: number;
+  window_rows: number;
+  tensors: {
+    name: string;
+    kind: 'input' | 'output' | 'output_class';
+    max_psi: number | null;
+    features: { index: number; psi: number | null; js: number | null; verdict: Verdict }[];
+  }[];
+}
+
+export const DEFAULT_TOP = 20;
+
+const VERDICTS: readonly Verdict[] = ['drift', 'warn', 'ok', 'insufficient_data'];
+
+const figure = (value: number | null): string => (value === null ? '-' : value.toFixed(3));
+
+/**
+ * The header and the `top` features with the highest PSI (all when top is Infinity). Features
+ * without a PSI go last; ties keep the server's order, so the table is the same run after run.
+ */
+export function formatDrift(drift: DriftJson, top: number = DEFAULT_TOP): string {
+  const features = drift.tensors.flatMap((t) => t.features.map((f) => ({ tensor: t.name, kind: t.kind, ...f })));
+  const counts = VERDICTS.map((v) => [v, features.filter((f) => f.verdict === v).length] as const).filter(([, n]) => n > 0);
+  const header =
+    `${drift.model} ${drift.version}  reference ${drift.reference_rows} rows  window ${drift.window_rows} rows` +
+    (counts.length ? `  (${counts.map(([v, n]) => `${n} ${v}`).join(', ')})` : '');
+  if (features.length === 0) return `${header}\nno features`;
+  const sorted = features
+    .map((f, order) => ({ ...f, order }))
+    .sort((a, b) => (b.psi ?? -Infinity) - (a.psi ?? -Infinity) || a.order - b.order);
+  const shown = sorted.slice(0, top);
+  const rows = [['tensor', 'kind', 'index', 'psi', 'js', 'verdict'], ...shown.map((f) => [f.tensor, f.kind, String(f.index), figure(f.psi), figure(f.js), f.verdict])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  // Names left, numbers right, so that the decimal points line up.
+  const line = (r: string[]): string =>
+    r.map((cell, i) => (i >= 2 && i <= 4 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  const more = sorted.length - shown.length;
+  return [header, ...rows.map(line), ...(more > 0 ? [`… ${more} more feature${more === 1 ? '' : 's'} (--top to see more)`] : [])].join('\n');
+}
+
+function parseTop(text: string): number {
+  if (text === 'all') return Infinity;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`--top ${JSON.stringify(text)}: expected a positive whole number or all`);
+  return n;
+}
+
+/** Enough of the shape to format it; anything else is a server that is not brisk, said so. */
+function isDriftJson(value: unknown): value is DriftJson {
+  const v = value as DriftJson | null;
+  return (
+    typeof v === 'object' && v !== null && typeof v.model === 'string' && Array.isArray(v.tensors) &&
+    v.tensors.every((t) => typeof t === 'object' && t !== null && typeof t.name === 'string' && Array.isArray(t.features))
+  );
+}
+
+/** GET on the data port; the answer's text, or a CliError that says what went wrong in one line. */
+async function getText(base: string, path: string, timeoutSeconds: number): Promise<string> {
+  let response: Response;
+  let text: string;
+  try {
+    // The timeout covers the body too: a server that sends its headers and stalls does not hang us.
+    response = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(timeoutSeconds * 1000) });
+    text = await response.text();
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+    const why = cause === 'TimeoutError' ? `no answer in ${timeoutSeconds} s` : cause;
+    throw new CliError(`cannot reach the server at ${base} (${why}): is it running? Pass --url or set BRISK_URL`);
+  }
+  if (response.ok) return text;
+  let message = text.trim().slice(0, 200) || response.statusText;
+  try {
+    const error = (JSON.parse(text) as { error?: unknown }).error;
+    if (typeof error === 'string') message = error;
+  } catch {
+    // Not our JSON (a proxy's page, say): show the start of what came back.
+  }
+  throw new CliError(`${response.status}: ${message}`);
+}
+
+/** The data port's address: --url, else BRISK_URL, else the default REST port on this machine. */
+function dataUrl(flag: string | undefined): string {
+  const text = flag ?? (process.env['BRISK_URL'] || 'http://127.0.0.1:8000');
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new CliError(`--url ${JSON.stringify(text)}: expected http://host:port`);
+  return text.replace(/\/$/, '');
+}
+
+interface Subcommand {
+  usage: string;
+  run(argv: string[]): Promise<string>;
+}
+
+/** parseArgs, with an unknown flag reported as a usage error rather than a stack trace. */
+function parseCommand<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], usage: string, options: O) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, strict: true, options });
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}\nusage: ${usage}`);
+  }
+}
+
+const SHOW_USAGE = 'brisk drift show <model> [version] [--top N|all] [--json] [--url URL] [--timeout 10s]';
+
+async function show(argv: string[]): Promise<string> {
+  const { values, positionals } = parseCommand(argv, SHOW_USAGE, {
+    url: { type: 'string' },
+    top: { type: 'string' },
+    json: { type: 'boolean' },
+    timeout: { type: 'string' },
+  });
+  const [model, version, extra] = positionals;
+  if (!model || extra !== undefined) throw new CliError(`usage: ${SHOW_USAGE}`);
+  const top = parseTop(values.top ?? String(DEFAULT_TOP));
+  const timeout = parseDuration(values.timeout ?? '10s', '--timeout');
+  if (timeout <= 0) throw new CliError(`--timeout ${values.timeout}: expected more than 0`);
+  const base = dataUrl(values.url);
+  // Without a version the server picks the model's ready one, and names it in the answer.
+  const path = `/v2/models/${encodeURIComponent(model)}${version === undefined ? '' : `/versions/${encodeURIComponent(version)}`}/drift`;
+  const text = await getText(base, path, timeout);
+  if (values.json) return text.trimEnd();
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    answer = undefined;
+  }
+  if (!isDriftJson(answer)) throw new CliError(`${base}${path} did not answer with a drift report: ${text.trim().slice(0, 200)}`);
+  return formatDrift(answer, top);
+}
+
+/** Side by side: a new subcommand is a function above and one entry here. */
+const SUBCOMMANDS = new Map<string, Subcommand>([['show', { usage: SHOW_USAGE, run: show }]]);
+
+export const DRIFT_USAGE = `usage: ${[...SUBCOMMANDS.values()].map((s) => s.usage).join('\n       ')}`;
+
+export async function driftCommand(argv: string[]): Promise<string> {
+  const [name, ...rest] = argv;
+  const subcommand = SUBCOMMANDS.get(name ?? '');
+  if (!subcommand) throw new CliError(DRIFT_USAGE);
+  return subcommand.run(rest);
+}
