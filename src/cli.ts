@@ -20,6 +20,8 @@ const USAGE = `usage: brisk [serve] [flags]     serve a model repository over th
        brisk routes rollout <route> <version> [--steps 5,25,50,100] [--interval 60s] ...   a progressive rollout
        brisk routes rollout-status <route> [--watch] | rollout-pause|rollout-resume|rollout-abort <route>
        brisk drift show <model> [version] [--top N|all] [--json] [--url URL]   features sorted by drift (data port)
+       brisk drift capture <model> <version> [--model-repository DIR] [--url URL]   save the server's captured reference
+       brisk drift profile <model> <version> --input rows.json [--model-repository DIR]   a reference from a file of rows
        brisk bench --url URL --model M [--mode closed|open] ...  load any Open Inference Protocol server, write a report
 
 serve flags:

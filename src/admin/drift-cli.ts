@@ -1,10 +1,19 @@
 /**
  * `brisk drift <subcommand>`: a model version's drift, for people.
  *   brisk drift show tiny_classifier 1 --top 10
+ *   brisk drift capture tiny_classifier 1 --model-repository models
+ *   brisk drift profile tiny_classifier 1 --input rows.json --model-repository models
  * `show` reads GET /v2/models/{m}[/versions/{v}]/drift on the data port (like stats, no token):
- * --url or BRISK_URL, default http://127.0.0.1:8000. Each subcommand is one entry of SUBCOMMANDS.
+ * --url or BRISK_URL, default http://127.0.0.1:8000. `capture` reads the reference the server
+ * captured (GET …/drift/reference) and writes it into the version folder as drift_reference.json;
+ * `profile` makes one from a file of rows, with no server (drift-profile.ts). Each subcommand
+ * is one entry of SUBCOMMANDS.
  */
+import { existsSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { REFERENCE_FILE, REFERENCE_FORMAT } from '../drift/reference-profile.js';
+import { checkModelName, checkVersion } from '../models/names.js';
 import { CliError } from './cli-client.js';
 import { parseDuration } from './rollout-cli.js';
 
@@ -150,8 +159,90 @@ async function show(argv: string[]): Promise<string> {
   return formatDrift(answer, top);
 }
 
+/** The version folder a reference goes into; it must exist (the model is served from it). */
+function versionFolder(repository: string, model: string, version: string): string {
+  try {
+    checkModelName(model);
+    checkVersion(version);
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+  const folder = path.join(repository, model, version);
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new CliError(`${folder} is not a folder: pass the server's --model-repository`);
+  return folder;
+}
+
+/** Written beside the model under a temporary name and renamed: a server loading it never reads half a file. */
+function writeReference(folder: string, text: string): string {
+  const file = path.join(folder, REFERENCE_FILE);
+  const temporary = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temporary, text);
+    renameSync(temporary, file);
+  } catch (error) {
+    if (existsSync(temporary)) unlinkSync(temporary);
+    throw new CliError(`cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  return file;
+}
+
+const summary = (reference: { reference_rows: number; tensors: { features: unknown[] }[] }): string =>
+  `${reference.reference_rows} reference rows, ${reference.tensors.reduce((n, t) => n + t.features.length, 0)} features in ${reference.tensors.length} tensors`;
+
+const CAPTURE_USAGE = 'brisk drift capture <model> <version> [--model-repository DIR] [--url URL] [--timeout 10s]';
+
+async function capture(argv: string[]): Promise<string> {
+  const { values, positionals } = parseCommand(argv, CAPTURE_USAGE, {
+    url: { type: 'string' },
+    'model-repository': { type: 'string' },
+    timeout: { type: 'string' },
+  });
+  const [model, version, extra] = positionals;
+  if (!model || !version || extra !== undefined) throw new CliError(`usage: ${CAPTURE_USAGE}`);
+  const folder = versionFolder(values['model-repository'] ?? process.env['BRISK_MODEL_REPOSITORY'] ?? './models', model, version);
+  const timeout = parseDuration(values.timeout ?? '10s', '--timeout');
+  const base = dataUrl(values.url);
+  // The server answers 409 until it has captured its reference_rows: nothing is written then.
+  const text = await getText(base, `/v2/models/${encodeURIComponent(model)}/versions/${encodeURIComponent(version)}/drift/reference`, timeout);
+  let reference: { format?: unknown; reference_rows: number; tensors: { features: unknown[] }[] };
+  try {
+    reference = JSON.parse(text) as typeof reference;
+  } catch {
+    throw new CliError(`${base} did not answer with a drift reference: ${text.trim().slice(0, 200)}`);
+  }
+  if (reference?.format !== REFERENCE_FORMAT || !Array.isArray(reference.tensors)) {
+    throw new CliError(`${base} did not answer with a drift reference (format ${REFERENCE_FORMAT}): ${text.trim().slice(0, 200)}`);
+  }
+  const file = writeReference(folder, text);
+  return `wrote ${file}: ${summary(reference)}
+the version uses it from its next load (brisk models load ${model}, or a restart)`;
+}
+
+const PROFILE_USAGE = 'brisk drift profile <model> <version> --input rows.json [--model-repository DIR]';
+
+async function profile(argv: string[]): Promise<string> {
+  const { values, positionals } = parseCommand(argv, PROFILE_USAGE, {
+    input: { type: 'string' },
+    'model-repository': { type: 'string' },
+  });
+  const [model, version, extra] = positionals;
+  if (!model || !version || extra !== undefined || values.input === undefined) throw new CliError(`usage: ${PROFILE_USAGE}`);
+  const repository = values['model-repository'] ?? process.env['BRISK_MODEL_REPOSITORY'] ?? './models';
+  const folder = versionFolder(repository, model, version);
+  // ONNX Runtime is loaded only for this subcommand.
+  const { profileFromRows } = await import('./drift-profile.js');
+  const reference = await profileFromRows(repository, model, version, values.input);
+  const file = writeReference(folder, JSON.stringify(reference));
+  return `wrote ${file}: ${summary(reference)}
+the version uses it from its next load (brisk models load ${model}, or a restart)`;
+}
+
 /** Side by side: a new subcommand is a function above and one entry here. */
-const SUBCOMMANDS = new Map<string, Subcommand>([['show', { usage: SHOW_USAGE, run: show }]]);
+const SUBCOMMANDS = new Map<string, Subcommand>([
+  ['show', { usage: SHOW_USAGE, run: show }],
+  ['capture', { usage: CAPTURE_USAGE, run: capture }],
+  ['profile', { usage: PROFILE_USAGE, run: profile }],
+]);
 
 export const DRIFT_USAGE = `usage: ${[...SUBCOMMANDS.values()].map((s) => s.usage).join('\n       ')}`;
 

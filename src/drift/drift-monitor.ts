@@ -56,7 +56,7 @@ function copyRows(data: BatchTensor['data'], rows: number, width: number): Float
 }
 
 export class DriftMonitor {
-  private state: Exclude<DriftState, 'off'>;
+  private state: DriftState;
   private reference: ReferenceProfile | undefined;
   private layout: ReferenceLayout | undefined;
   private window: DriftWindow | undefined;

@@ -8,8 +8,8 @@ import type { ReferenceLayout, ReferenceProfile } from './reference-profile.js';
 import type { TensorKind } from './profiled-tensors.js';
 import { jsDistance, psi, verdictOf, type Thresholds, type Verdict } from './scores.js';
 
-/** off: drift is not enabled for the version; capturing: the reference is being taken from the first rows served. */
-export type DriftState = 'off' | 'capturing' | 'ready';
+/** capturing: the reference is being taken from the first rows served; ready: scored against it. */
+export type DriftState = 'capturing' | 'ready';
 
 export interface FeatureScore {
   index: number;

@@ -2,6 +2,7 @@
  * The serving core's one API. Protocol adapters call it with the internal
  * request type and render what it returns; it knows nothing of HTTP or gRPC.
  */
+import type { DriftMonitor } from '../drift/drift-monitor.js';
 import type { DriftReport } from '../drift/drift-report.js';
 import type { ReferenceProfile } from '../drift/reference-profile.js';
 import { ERROR_CODES, ServingError, toServingError, type ErrorCode } from '../errors.js';
@@ -299,25 +300,27 @@ export class InferenceService {
     });
   }
 
-  /**
-   * A version's drift report (its newest ready version without one named). A version without
-   * drift answers with state "off" and no tensors: a clear answer, not an error, for dashboards.
-   */
+  /** A version's drift report (its newest ready version without one named); CONFLICT when drift is off for it. */
   drift(name: string, version?: string): DriftReport {
+    return this.driftOf(name, version).report();
+  }
+
+  private driftOf(name: string, version: string | undefined): DriftMonitor {
     const found = this.registry.findReady(name, version);
-    if (found.drift) return found.drift.report();
-    return { model: found.name, version: found.version, state: 'off', reference_rows: 0, window_rows: 0, window_seconds: 0, tensors: [] };
+    if (!found.drift) {
+      throw new ServingError('CONFLICT', `drift is off for model ${found.name} version ${found.version}: set "drift": {"enabled": true} in its config.json`);
+    }
+    return found.drift;
   }
 
   /** The reference a version's drift scores against, in the drift_reference.json format; CONFLICT until there is one. */
   driftReference(name: string, version?: string): ReferenceProfile {
-    const found = this.registry.findReady(name, version);
-    if (!found.drift) throw new ServingError('CONFLICT', `drift is off for model ${found.name} version ${found.version}: config.json drift.enabled is false`);
-    const reference = found.drift.referenceProfile();
+    const drift = this.driftOf(name, version);
+    const reference = drift.referenceProfile();
     if (!reference) {
       throw new ServingError(
         'CONFLICT',
-        `model ${found.name} version ${found.version} has no drift reference yet: ${found.drift.report().reference_rows} of ${found.drift.settings.referenceRows} rows captured`,
+        `model ${drift.model} version ${drift.version} has no drift reference yet: ${drift.report().reference_rows} of ${drift.settings.referenceRows} rows captured`,
       );
     }
     return reference;
