@@ -14,6 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { countBatch } from '../src/drift/binning.js';
+import { DriftWindow } from '../src/drift/drift-window.js';
 import { profiledTensors } from '../src/drift/profiled-tensors.js';
 import { buildReference, type TensorRows } from '../src/drift/reference-builder.js';
 import { layoutOf } from '../src/drift/reference-profile.js';
@@ -105,6 +106,35 @@ async function binningMicroBench(): Promise<{ ratio: number; rows: number; usPer
   return results;
 }
 
+/** The I/O thread's share, which happens once per batch: adding a batch's counts into the window. */
+async function windowAddMicroBench(): Promise<{ model: string; bins: number; usPerBatch: number }[]> {
+  const shapes = [
+    { model: 'tiny_classifier', input: 64, output: 10, classScores: ['probabilities'] },
+    { model: 'heavy_mlp', input: 512, output: 1000, classScores: [] as string[] },
+  ];
+  const results = [];
+  for (const shape of shapes) {
+    const spec = { maxBatchSize: 128, inputs: [{ name: 'input', datatype: 'FP32' as const, shape: [-1, shape.input] }], outputs: [{ name: 'probabilities', datatype: 'FP32' as const, shape: [-1, shape.output] }] };
+    const { tensors } = profiledTensors(spec, shape.classScores);
+    const random = (n: number): Float64Array => Float64Array.from({ length: n }, () => Math.random());
+    const rowsOf = new Map<string, TensorRows>([
+      ['input:input', { data: random(2000 * shape.input), rows: 2000 }],
+      ['output:probabilities', { data: random(2000 * shape.output), rows: 2000 }],
+    ]);
+    const reference = await buildReference(tensors, rowsOf, { model: shape.model, version: '1', bins: 10, source: 'captured' });
+    const { plan } = layoutOf(reference, tensors, 1);
+    const window = new DriftWindow(plan.bins + 1, 600);
+    const counts = new Uint32Array(plan.bins + 1).fill(3);
+    for (let i = 0; i < 1000; i++) window.add(counts);
+    const runs = 20_000;
+    const started = process.cpuUsage();
+    for (let i = 0; i < runs; i++) window.add(counts);
+    const cpu = process.cpuUsage(started);
+    results.push({ model: shape.model, bins: plan.bins, usPerBatch: (cpu.user + cpu.system) / runs });
+  }
+  return results;
+}
+
 const machine = machineInfo();
 const load = loadavg().map((l) => l.toFixed(2)).join(', ');
 const servers: Record<Mode, ChildServer> = {
@@ -131,6 +161,7 @@ try {
   await Promise.all([servers.off.stop(), servers.on.stop()]);
 }
 const micro = await binningMicroBench();
+const windowAdds = await windowAddMicroBench();
 const loadAfter = loadavg().map((l) => l.toFixed(2)).join(', ');
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -170,6 +201,13 @@ const report = [
   '| sample_ratio | CPU µs per batch of 128 | CPU µs per counted row |',
   '| ---: | ---: | ---: |',
   ...micro.map((m) => `| ${m.ratio} | ${fmt(m.usPerBatch, 1)} | ${fmt(m.usPerCountedRow, 2)} |`),
+  '',
+  'The I/O thread’s share, in this process: `DriftWindow.add`, once per batch with counts (a batch with no row sampled sends none). ' +
+    'Divided by the average batch above, it is the I/O thread’s drift CPU per request.',
+  '',
+  '| model | bins | CPU µs per batch |',
+  '| --- | ---: | ---: |',
+  ...windowAdds.map((w) => `| ${w.model} | ${fmt(w.bins)} | ${fmt(w.usPerBatch, 2)} |`),
   '',
 ].join('\n');
 writeFileSync(args.out, report);
