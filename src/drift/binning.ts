@@ -96,17 +96,19 @@ function countTensor(tensor: BinningTensor, data: ArrayLike<number>, picked: Uin
 }
 
 /**
- * Counts a batch of `rows` rows: each row is counted with probability plan.sampleRatio.
- * `find` gives a tensor's data by source and name; a tensor missing, or whose size is not
- * rows × width (a request that named only some outputs), makes the whole batch uncounted,
- * so that every tensor's counts cover the same rows. Undefined when no row was counted.
- * The answer has plan.bins + 1 entries, the last the rows counted.
+ * Counts a batch of `rows` rows into `into` (plan.bins + 1 entries, the last the rows
+ * counted; a new array when not given): each row is counted with probability
+ * plan.sampleRatio. `find` gives a tensor's data by source and name; a tensor missing, or
+ * whose size is not rows × width (a request that named only some outputs), makes the
+ * whole batch uncounted, so that every tensor's counts cover the same rows. Undefined
+ * when no row was counted.
  */
 export function countBatch(
   plan: BinningPlan,
   rows: number,
   find: (source: 'input' | 'output', name: string) => Values | undefined,
   random: () => number = Math.random,
+  into?: Uint32Array,
 ): Uint32Array | undefined {
   const found: ArrayLike<number>[] = [];
   for (const tensor of plan.tensors) {
@@ -119,8 +121,8 @@ export function countBatch(
   const ratio = plan.sampleRatio;
   for (let r = 0; r < rows; r++) if (ratio >= 1 || random() < ratio) picked[pickedCount++] = r;
   if (pickedCount === 0) return undefined;
-  const counts = new Uint32Array(plan.bins + 1);
+  const counts = into ?? new Uint32Array(plan.bins + 1);
   for (let t = 0; t < plan.tensors.length; t++) countTensor(plan.tensors[t]!, found[t]!, picked, pickedCount, counts);
-  counts[plan.bins] = pickedCount;
+  counts[plan.bins]! += pickedCount;
   return counts;
 }

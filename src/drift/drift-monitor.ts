@@ -73,8 +73,8 @@ export class DriftMonitor {
     private readonly tensors: readonly ProfiledTensor[],
     readonly settings: DriftSettings,
     loaded: ReferenceProfile | undefined,
-    /** Sends the plan to every worker of the version, and to those that start later. */
-    private readonly sendPlan: (plan: BinningPlan) => void,
+    /** Sends the plan to every worker of the version, and to those that start later; their counts come back to onCounts. */
+    private readonly sendPlan: (plan: BinningPlan, onCounts: (counts: Uint32Array) => void) => void,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
@@ -101,7 +101,12 @@ export class DriftMonitor {
     this.layout = layoutOf(reference, this.tensors, this.settings.sampleRatio);
     this.window = new DriftWindow(this.layout.plan.bins + 1, this.settings.windowSeconds, this.now);
     this.state = 'ready';
-    this.sendPlan(this.layout.plan);
+    this.sendPlan(this.layout.plan, (counts) => this.addCounts(counts));
+  }
+
+  /** A worker's counts since its last (about a second's batches): into the window, one add per bin. */
+  addCounts(counts: Uint32Array): void {
+    if (this.window !== undefined && counts.length === this.window.size) this.window.add(counts);
   }
 
   /** Whether batches should hand over rows for the reference. */
@@ -125,16 +130,10 @@ export class DriftMonitor {
   }
 
   /**
-   * A batch has run: its counts (from its worker) go into the window, or the outputs of
-   * its captured rows into the reference rows. Outputs missing (a request that named only
-   * some) leave its captured rows out.
+   * A batch that gave rows to the reference has run: the outputs of those rows join them.
+   * Outputs missing (a request that named only some) leave its captured rows out.
    */
-  batchDone(counts: Uint32Array | undefined, capture: Capture | undefined, outputs: readonly BatchTensor[]): void {
-    if (counts !== undefined && this.window !== undefined && counts.length === this.window.size) {
-      this.window.add(counts);
-      return;
-    }
-    if (capture === undefined) return;
+  batchDone(capture: Capture, outputs: readonly BatchTensor[]): void {
     this.pendingRows -= capture.rows;
     for (const t of this.tensors) {
       if (t.source !== 'output' || t.kind === 'output_class') continue;

@@ -15,7 +15,7 @@ export function startDrift(
   model: { name: string; version: string; maxBatchSize: number; inputs: readonly TensorMetadata[]; outputs: readonly TensorMetadata[] },
   config: DriftConfig,
   versionDir: string,
-  sendPlan: (plan: BinningPlan) => void,
+  sendPlan: (plan: BinningPlan, onCounts: (counts: Uint32Array) => void) => void,
   log: Logger,
 ): DriftMonitor {
   const { tensors, skipped } = profiledTensors(model, [...new Set(config.class_scores)]);

@@ -331,7 +331,7 @@ export class ModelRegistry {
       }
       const loaded = pool;
       const drift = config?.drift.enabled
-        ? startDrift(spec, config.drift, path.dirname(discovered.modelPath), (plan) => loaded.setDriftPlan(plan), this.log)
+        ? startDrift(spec, config.drift, path.dirname(discovered.modelPath), (plan, onCounts) => loaded.setDriftPlan(plan, onCounts), this.log)
         : undefined;
       version.spec = spec;
       version.pool = pool;

@@ -94,8 +94,6 @@ export interface RunResult {
   outputs: WireTensor[];
   /** Time inside session.run on the worker, in seconds. */
   computeSeconds: number;
-  /** The batch's drift bin counts, when the worker has a drift plan and counted a row (see drift/binning.ts). */
-  driftCounts: Uint32Array | undefined;
 }
 
 /*
@@ -108,7 +106,7 @@ export interface RunResult {
 /** To a worker: the number of outputs, their names, then the input tensors. */
 export type BatchMessage = (string | number | TensorData)[];
 
-/** From a worker: computeSeconds, the drift counts (0 for none), then the output tensors; or the run's error message. */
+/** From a worker: computeSeconds then the output tensors; or the run's error message. */
 export type BatchReply = (string | number | TensorData)[] | string;
 
 /** To a worker: count each batch's rows into drift bins from now on (once per worker, before it counts anything). */
@@ -116,6 +114,19 @@ export interface DriftPlanMessage {
   kind: 'drift-plan';
   plan: BinningPlan;
 }
+
+/**
+ * From a worker with a drift plan: the counts of every batch it ran since its last such
+ * message (plan.bins + 1 entries, the last the rows counted). Sent at most once per
+ * DRIFT_FLUSH_MS, not per batch: the I/O thread adds each into the window, and heavy_mlp
+ * has 15,000 bins.
+ */
+export interface DriftCountsMessage {
+  kind: 'drift-counts';
+  counts: Uint32Array;
+}
+
+export const DRIFT_FLUSH_MS = 1000;
 
 /** To a worker: free the session, then answer RELEASED. */
 export const RELEASE = 'release';
@@ -155,12 +166,11 @@ export function decodeBatch(message: BatchMessage): { inputs: WireTensor[]; outp
 }
 
 export function encodeResult(result: RunResult): BatchReply {
-  const reply: (string | number | TensorData)[] = [result.computeSeconds, result.driftCounts ?? 0];
+  const reply: (string | number | TensorData)[] = [result.computeSeconds];
   for (const output of result.outputs) pushTensor(reply, output);
   return reply;
 }
 
 export function decodeResult(reply: Exclude<BatchReply, string>): RunResult {
-  const counts = reply[1];
-  return { computeSeconds: reply[0] as number, driftCounts: counts === 0 ? undefined : (counts as Uint32Array), outputs: readTensors(reply, 2) };
+  return { computeSeconds: reply[0] as number, outputs: readTensors(reply, 1) };
 }

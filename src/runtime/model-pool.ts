@@ -23,6 +23,7 @@ import {
   type BatchMessage,
   type BatchReply,
   type DescribeResult,
+  type DriftCountsMessage,
   type DriftPlanMessage,
   type RunResult,
   type WireTensor,
@@ -130,6 +131,8 @@ export class ModelPool {
   private readonly watched = new Set<number>();
   /** The version's drift plan once it has a reference: every worker gets it, those that start later too. */
   private driftPlan: DriftPlanMessage | undefined;
+  /** Hears the drift counts each worker sends about once a second. */
+  private onDriftCounts: ((counts: Uint32Array) => void) | undefined;
 
   constructor(
     init: Omit<WorkerInit, 'control'>,
@@ -180,7 +183,10 @@ export class ModelPool {
 
   private connect(connection: Connection): void {
     const port = connection.port;
-    port.on('message', (reply: BatchReply | typeof RELEASED) => this.onReply(connection, reply));
+    port.on('message', (reply: BatchReply | DriftCountsMessage | typeof RELEASED) => {
+      if (!Array.isArray(reply) && typeof reply === 'object') this.onDriftCounts?.(reply.counts);
+      else this.onReply(connection, reply);
+    });
     // Held only while the worker runs a batch: an idle pool keeps no process alive.
     port.unref();
     // Before any batch: messages on a port arrive in order.
@@ -363,10 +369,11 @@ export class ModelPool {
 
   /**
    * From now on every worker counts its batches' sampled rows into drift bins (see
-   * drift/binning.ts) and answers each batch with the counts. Batches already posted
-   * may come back without counts.
+   * drift/binning.ts) and sends what it counted to `onCounts` about once a second
+   * (DRIFT_FLUSH_MS), never per batch.
    */
-  setDriftPlan(plan: BinningPlan): void {
+  setDriftPlan(plan: BinningPlan, onCounts: (counts: Uint32Array) => void): void {
+    this.onDriftCounts = onCounts;
     this.driftPlan = { kind: 'drift-plan', plan };
     for (const connection of this.connections) connection.port.postMessage(this.driftPlan);
   }

@@ -10,6 +10,7 @@ import { countBatch, type BinningPlan } from '../drift/binning.js';
 import type { ExecutionProvider } from '../models/model-config.js';
 import {
   decodeBatch,
+  DRIFT_FLUSH_MS,
   encodeResult,
   POOL_CONTROL,
   RELEASE,
@@ -17,6 +18,7 @@ import {
   type BatchMessage,
   type BatchReply,
   type DescribeResult,
+  type DriftCountsMessage,
   type DriftPlanMessage,
   type WireTensor,
   type WireTensorSpec,
@@ -123,6 +125,16 @@ function describe(loaded: LoadedSession): DescribeResult {
 
 /** Set once the version has a drift reference: each batch's sampled rows are then counted here, off the I/O thread. */
 let driftPlan: BinningPlan | undefined;
+/** Counts since the last flush to the main thread; undefined when none are held. */
+let driftCounts: Uint32Array | undefined;
+let driftPort: MessagePort | undefined;
+
+/** Sends what was counted since the last flush; armed by the first count after one, so an idle worker holds no timer. */
+function flushDrift(): void {
+  const counts = driftCounts;
+  driftCounts = undefined;
+  if (counts) driftPort?.postMessage({ kind: 'drift-counts', counts } satisfies DriftCountsMessage, [counts.buffer as ArrayBuffer]);
+}
 
 async function run(session: ort.InferenceSession, message: BatchMessage): Promise<{ reply: BatchReply; transfer: ArrayBuffer[] }> {
   const { inputs, outputNames } = decodeBatch(message);
@@ -144,17 +156,27 @@ async function run(session: ort.InferenceSession, message: BatchMessage): Promis
     outputs.push({ name, type: tensor.type as WireTensor['type'], shape: tensor.dims as number[], data });
     if (!Array.isArray(data)) transfer.push(data.buffer as ArrayBuffer);
   }
-  const driftCounts = driftPlan ? countDrift(driftPlan, inputs, outputs) : undefined;
-  if (driftCounts) transfer.push(driftCounts.buffer as ArrayBuffer);
-  return { reply: encodeResult({ outputs, computeSeconds, driftCounts }), transfer };
+  if (driftPlan) countDrift(driftPlan, inputs, outputs);
+  return { reply: encodeResult({ outputs, computeSeconds }), transfer };
 }
 
-function countDrift(plan: BinningPlan, inputs: readonly WireTensor[], outputs: readonly WireTensor[]): Uint32Array | undefined {
+function countDrift(plan: BinningPlan, inputs: readonly WireTensor[], outputs: readonly WireTensor[]): void {
   const rows = inputs[0]?.shape[0] ?? 0;
-  return countBatch(plan, rows, (source, name) => {
-    const found = (source === 'input' ? inputs : outputs).find((t) => t.name === name);
-    return found && !Array.isArray(found.data) ? (found.data as ArrayLike<number>) : undefined;
-  });
+  const held = driftCounts !== undefined;
+  const counts = countBatch(
+    plan,
+    rows,
+    (source, name) => {
+      const found = (source === 'input' ? inputs : outputs).find((t) => t.name === name);
+      return found && !Array.isArray(found.data) ? (found.data as ArrayLike<number>) : undefined;
+    },
+    Math.random,
+    driftCounts,
+  );
+  if (counts && !held) {
+    driftCounts = counts;
+    setTimeout(flushDrift, DRIFT_FLUSH_MS).unref();
+  }
 }
 
 /**
@@ -167,6 +189,7 @@ function serve(session: ort.InferenceSession, port: MessagePort): void {
   port.on('message', (message: BatchMessage | DriftPlanMessage | typeof RELEASE) => {
     if (!Array.isArray(message) && typeof message === 'object') {
       driftPlan = message.plan;
+      driftPort = port;
       return;
     }
     if (message === RELEASE) {

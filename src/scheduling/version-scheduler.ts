@@ -89,7 +89,7 @@ export class VersionScheduler {
     metrics?: ServerMetrics,
     /** Shared with earlier loads of the same version, so its counters go on from where they were. */
     readonly stats = new VersionStats(),
-    /** The version's drift, when config.json turns it on: told of each batch, never of each request. */
+    /** The version's drift, when config.json turns it on: told of batches while it captures its reference, never of requests. */
     readonly drift?: DriftMonitor,
   ) {
     this.inputNames = spec.inputs.map((i) => i.name);
@@ -219,8 +219,8 @@ export class VersionScheduler {
       // Copied before the buffers move to the worker; only until the reference has its rows.
       if (drift !== undefined && drift.capturing && batchOutputs === this.allOutputs) capture = drift.takeRows(assembled.inputs, rows);
       const result = await this.pool.run(assembled.inputs, batchOutputs as string[], assembled.transfer, this.spec.batchTimeoutMs);
-      if (drift !== undefined) {
-        drift.batchDone(result.driftCounts, capture, result.outputs);
+      if (capture !== undefined) {
+        drift!.batchDone(capture, result.outputs);
         capture = undefined;
       }
       this.stats.recordBatch(rows, result.computeSeconds);

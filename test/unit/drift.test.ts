@@ -120,6 +120,16 @@ describe('countBatch', () => {
     expect(countBatch(plan, 3, (source) => (source === 'input' ? new Float32Array(6) : new Float32Array(6)))).toBeUndefined();
   });
 
+  it('adds into a given array, rows included: a worker sums its batches between flushes', () => {
+    const x = Float32Array.from([-1, 5]);
+    const y = Float32Array.from([0.1, 0.8, 0.1]);
+    const into = new Uint32Array(plan.bins + 1);
+    const find = (source: 'input' | 'output') => (source === 'input' ? x : y);
+    expect(countBatch(plan, 1, find, Math.random, into)).toBe(into);
+    countBatch(plan, 1, find, Math.random, into);
+    expect([...into]).toEqual([2, 0, 2, 0, 0, 0, 2, 0, 2]);
+  });
+
   it('samples rows at the plan ratio', () => {
     let draw = 0;
     const alternate = (): number => (draw++ % 2 === 0 ? 0.05 : 0.95);
@@ -271,22 +281,22 @@ describe('references', () => {
     expect(monitor.capturing).toBe(false);
     monitor.batchFailed(two);
     expect(monitor.capturing).toBe(true);
-    monitor.batchDone(undefined, one, first.outputs);
+    monitor.batchDone(one, first.outputs);
     const three = monitor.takeRows(second.inputs, 6)!;
-    monitor.batchDone(undefined, three, second.outputs);
+    monitor.batchDone(three, second.outputs);
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setImmediate(resolve));
     expect(sent).toBeDefined();
     expect(monitor.referenceProfile()!.reference_rows).toBe(10);
     const counts = new Uint32Array(sent!.bins + 1);
     counts[sent!.bins] = 1;
-    monitor.batchDone(counts, undefined, []);
+    monitor.addCounts(counts);
     // Reports are cached for a moment: the one taken while capturing is still given.
     expect(monitor.report().state).toBe('capturing');
     now += 1000;
     expect(monitor.report()).toMatchObject({ state: 'ready', reference_rows: 10, window_rows: 1 });
     expect(monitor.report().tensors.flatMap((t) => t.features.map((f) => f.verdict))).toEqual(Array(3 + 4 + 1).fill('insufficient_data'));
-    monitor.batchDone(counts, undefined, []);
+    monitor.addCounts(counts);
     now += 1000;
     expect(monitor.report()).toMatchObject({ window_rows: 2 });
     expect(monitor.report().tensors.map((t) => [t.name, t.kind, t.features.length])).toEqual([
