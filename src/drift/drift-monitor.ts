@@ -76,7 +76,8 @@ export class DriftMonitor {
     /** Sends the plan to every worker of the version, and to those that start later; their counts come back to onCounts. */
     private readonly sendPlan: (plan: BinningPlan, onCounts: (counts: Uint32Array) => void) => void,
     private readonly log: Logger,
-    private readonly now: () => number = Date.now,
+    /** Monotonic: the window's sub-windows and the report's cache must not follow a wall clock that is set back. */
+    private readonly now: () => number = () => performance.now(),
   ) {
     if (loaded) {
       this.state = 'ready';
@@ -180,7 +181,8 @@ export class DriftMonitor {
 
   report(): DriftReport {
     const now = this.now();
-    if (this.cached && now - this.cached.at < REPORT_TTL_MS) return this.cached.report;
+    // A clock that went back (an injected one) must not keep a stale report.
+    if (this.cached && now >= this.cached.at && now - this.cached.at < REPORT_TTL_MS) return this.cached.report;
     const { reference, layout, window } = this;
     let tensors: TensorScore[] = [];
     let windowRows = 0;

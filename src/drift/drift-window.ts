@@ -4,7 +4,10 @@
  * now (one add per bin per batch); a sub-window older than the window is cleared when
  * its slot comes round again and left out of sums before then. So the window covers
  * between window_seconds × (1 − 1/SUB_WINDOWS) and window_seconds of traffic.
+ * The clock is monotonic by default: a wall clock set back would leave sub-windows from
+ * its "future" in every sum until their slots came round again.
  */
+import { performance } from 'node:perf_hooks';
 
 export const SUB_WINDOWS = 10;
 
@@ -20,7 +23,7 @@ export class DriftWindow {
     /** Counts per sub-window; the last is the rows counted. */
     readonly size: number,
     windowSeconds: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.slotMs = (windowSeconds * 1000) / SUB_WINDOWS;
     this.slots = Array.from({ length: SUB_WINDOWS }, () => new Float64Array(size));
@@ -41,12 +44,18 @@ export class DriftWindow {
     this.changes += 1;
   }
 
+  /** Whether slot s holds a sub-window inside the window ending at `epoch` (none from after it: a clock set back). */
+  private inside(s: number, epoch: number): boolean {
+    const e = this.epochs[s]!;
+    return e >= 0 && e > epoch - SUB_WINDOWS && e <= epoch;
+  }
+
   /** The counts of the sub-windows still inside the window, summed. */
   sum(): Float64Array {
     const epoch = Math.floor(this.now() / this.slotMs);
     const sum = new Float64Array(this.size);
     for (let s = 0; s < SUB_WINDOWS; s++) {
-      if (this.epochs[s]! <= epoch - SUB_WINDOWS || this.epochs[s]! < 0) continue;
+      if (!this.inside(s, epoch)) continue;
       const slot = this.slots[s]!;
       for (let i = 0; i < this.size; i++) sum[i]! += slot[i]!;
     }
@@ -58,7 +67,7 @@ export class DriftWindow {
     const epoch = Math.floor(this.now() / this.slotMs);
     let rows = 0;
     for (let s = 0; s < SUB_WINDOWS; s++) {
-      if (this.epochs[s]! <= epoch - SUB_WINDOWS || this.epochs[s]! < 0) continue;
+      if (!this.inside(s, epoch)) continue;
       rows += this.slots[s]![this.size - 1]!;
     }
     return rows;
