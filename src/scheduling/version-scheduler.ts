@@ -216,8 +216,9 @@ export class VersionScheduler {
       for (let i = 0; i < batch.length; i++) inputs[i] = batch[i]!.request.inputs;
       const assembled = assembleBatch(inputs, this.inputNames);
       batchOutputs = this.outputsFor(batch);
-      // Copied before the buffers move to the worker; only until the reference has its rows.
-      if (drift !== undefined && drift.capturing && batchOutputs === this.allOutputs) capture = drift.takeRows(assembled.inputs, rows);
+      // Copied before the buffers move to the worker; only until the reference has its rows. A batch
+      // whose requests name every output runs them all too (outputsFor keeps the model's order).
+      if (drift !== undefined && drift.capturing && batchOutputs.length === this.allOutputs.length) capture = drift.takeRows(assembled.inputs, rows);
       const result = await this.pool.run(assembled.inputs, batchOutputs as string[], assembled.transfer, this.spec.batchTimeoutMs);
       if (capture !== undefined) {
         drift!.batchDone(capture, result.outputs);
