@@ -129,7 +129,12 @@ let driftPlan: BinningPlan | undefined;
 let driftCounts: Uint32Array | undefined;
 let driftPort: MessagePort | undefined;
 
-/** Sends what was counted since the last flush; armed by the first count after one, so an idle worker holds no timer. */
+/**
+ * Sends what was counted since the last flush; armed by the first count after one, so an idle
+ * worker holds no timer. Counts held when the worker exits or its version unloads (at most
+ * DRIFT_FLUSH_MS of batches) are lost: the window is a sample of traffic, and an unloaded
+ * version's window goes with it.
+ */
 function flushDrift(): void {
   const counts = driftCounts;
   driftCounts = undefined;

@@ -41,3 +41,13 @@ describe('drift alert and dashboard queries', () => {
     }
   });
 });
+
+describe('the BriskInputDrift runbook', () => {
+  it('recaptures by reloading the version: brisk drift capture only saves the reference it already has', () => {
+    const runbooks = readFileSync(projectFile('ops', 'runbooks.md'), 'utf8');
+    const section = runbooks.split(/^## /m).find((s) => s.startsWith('BriskInputDrift'))!;
+    const recapture = section.slice(section.indexOf('recapture'));
+    expect(recapture).toMatch(/brisk models load <model>/);
+    expect(recapture.indexOf('brisk models load')).toBeLessThan(recapture.indexOf('brisk drift capture'));
+  });
+});
