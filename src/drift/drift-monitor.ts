@@ -45,6 +45,8 @@ export class Capture {
   constructor(
     readonly rows: number,
     readonly inputs: Map<string, Float64Array>,
+    /** The monitor's epoch when taken: rows taken before a stop or a new reference are not kept. */
+    readonly epoch: number,
   ) {}
 }
 
@@ -66,6 +68,14 @@ export class DriftMonitor {
   /** Rows taken by batches still running. */
   private pendingRows = 0;
   private cached: { at: number; report: DriftReport } | undefined;
+  /**
+   * Bumped whenever what is being captured is dropped (stop): a capture taken or a
+   * reference built before it is thrown away when it comes back.
+   */
+  private epoch = 0;
+  private stopped = false;
+  /** The capture's build while it runs, for tests and for whoever must know it has settled. */
+  building: Promise<void> | undefined;
 
   constructor(
     readonly model: string,
@@ -112,13 +122,13 @@ export class DriftMonitor {
 
   /** Whether batches should hand over rows for the reference. */
   get capturing(): boolean {
-    return this.state === 'capturing' && this.capturedRows + this.pendingRows < this.settings.referenceRows;
+    return !this.stopped && this.state === 'capturing' && this.capturedRows + this.pendingRows < this.settings.referenceRows;
   }
 
   /** Copies the inputs of the rows this batch gives the reference, before its buffers move to a worker. */
   takeRows(inputs: readonly BatchTensor[], rows: number): Capture | undefined {
+    if (!this.capturing) return undefined;
     const take = Math.min(rows, this.settings.referenceRows - this.capturedRows - this.pendingRows);
-    if (take <= 0) return undefined;
     const copies = new Map<string, Float64Array>();
     for (const t of this.tensors) {
       if (t.source !== 'input') continue;
@@ -127,7 +137,7 @@ export class DriftMonitor {
       copies.set(t.name, copyRows(input.data, take, t.width));
     }
     this.pendingRows += take;
-    return new Capture(take, copies);
+    return new Capture(take, copies, this.epoch);
   }
 
   /**
@@ -135,6 +145,7 @@ export class DriftMonitor {
    * Outputs missing (a request that named only some) leave its captured rows out.
    */
   batchDone(capture: Capture, outputs: readonly BatchTensor[]): void {
+    if (this.stopped || capture.epoch !== this.epoch) return;
     this.pendingRows -= capture.rows;
     for (const t of this.tensors) {
       if (t.source !== 'output' || t.kind === 'output_class') continue;
@@ -155,14 +166,30 @@ export class DriftMonitor {
 
   /** A batch that failed gives its rows back. */
   batchFailed(capture: Capture | undefined): void {
-    if (capture) this.pendingRows -= capture.rows;
+    if (capture && capture.epoch === this.epoch) this.pendingRows -= capture.rows;
+  }
+
+  /**
+   * The version is unloading or replaced: a capture still running is dropped, and a build
+   * that finishes later neither sends its plan to the (closing) pool nor logs a reference
+   * for a version that is gone.
+   */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.epoch += 1;
+    this.captured.clear();
+    this.pendingRows = 0;
   }
 
   private build(): void {
     const started = performance.now();
+    const epoch = this.epoch;
     this.state = 'ready';
-    buildReference(this.tensors, this.captured, { model: this.model, version: this.version, bins: this.settings.bins, source: 'captured' }).then(
+    this.building = buildReference(this.tensors, this.captured, { model: this.model, version: this.version, bins: this.settings.bins, source: 'captured' }).then(
       (reference) => {
+        this.building = undefined;
+        if (epoch !== this.epoch) return;
         this.captured.clear();
         this.useReference(reference);
         this.log.info(
@@ -170,7 +197,10 @@ export class DriftMonitor {
           'drift reference captured',
         );
       },
-      (error: unknown) => this.log.error({ model: this.model, version: this.version, err: error }, 'drift reference could not be built'),
+      (error: unknown) => {
+        this.building = undefined;
+        if (epoch === this.epoch) this.log.error({ model: this.model, version: this.version, err: error }, 'drift reference could not be built');
+      },
     );
   }
 

@@ -377,6 +377,7 @@ export class ModelRegistry {
   private async closePool(version: ModelVersion): Promise<void> {
     const pool = version.pool;
     if (!pool) return;
+    version.drift?.stop();
     await this.closeStarted(pool);
     version.closed = true;
     delete version.pool;
@@ -398,6 +399,8 @@ export class ModelRegistry {
   private retire(entry: ModelEntry, version: ModelVersion, leaving = true): void {
     if (this.retiring.has(version)) return;
     this.retiring.add(version);
+    // Its drift is no one's to read any more: a capture under way is dropped, not built.
+    version.drift?.stop();
     version.state = 'UNLOADING';
     if (leaving) version.reason = 'unloading';
     const deadline = performance.now() + this.options.drainTimeoutMs;
