@@ -215,7 +215,7 @@ async function capture(argv: string[]): Promise<string> {
   }
   const file = writeReference(folder, text);
   return `wrote ${file}: ${summary(reference)}
-the version uses it from its next load (brisk models load ${model}, or a restart)`;
+it is the reference the version already uses: the version is not reloaded for it, and later loads read it from the file`;
 }
 
 const PROFILE_USAGE = 'brisk drift profile <model> <version> --input rows.json [--model-repository DIR]';
@@ -234,7 +234,7 @@ async function profile(argv: string[]): Promise<string> {
   const reference = await profileFromRows(repository, model, version, values.input);
   const file = writeReference(folder, JSON.stringify(reference));
   return `wrote ${file}: ${summary(reference)}
-the version uses it from its next load (brisk models load ${model}, or a restart)`;
+a serving version takes it in place, without a reload, at its next load (brisk models load ${model}, or the repository poller's next scan)`;
 }
 
 /** Side by side: a new subcommand is a function above and one entry here. */

@@ -15,7 +15,7 @@ import { DriftWindow } from './drift-window.js';
 import { scoreTensors, type DriftReport, type DriftState, type TensorScore } from './drift-report.js';
 import type { ProfiledTensor } from './profiled-tensors.js';
 import { buildReference, rowsKey, type TensorRows } from './reference-builder.js';
-import { layoutOf, type ReferenceLayout, type ReferenceProfile } from './reference-profile.js';
+import { layoutOf, referenceDigest, type ReferenceLayout, type ReferenceProfile } from './reference-profile.js';
 import type { Thresholds } from './scores.js';
 
 export interface DriftSettings {
@@ -60,6 +60,8 @@ function copyRows(data: BatchTensor['data'], rows: number, width: number): Float
 export class DriftMonitor {
   private state: DriftState;
   private reference: ReferenceProfile | undefined;
+  /** referenceDigest of the reference: a drift_reference.json saying the same changes nothing. */
+  private digest: string | undefined;
   private layout: ReferenceLayout | undefined;
   private window: DriftWindow | undefined;
   /** Captured rows so far, per tensor (an output and its argmax share one). */
@@ -69,7 +71,7 @@ export class DriftMonitor {
   private pendingRows = 0;
   private cached: { at: number; report: DriftReport } | undefined;
   /**
-   * Bumped whenever what is being captured is dropped (stop): a capture taken or a
+   * Bumped whenever what is being captured is dropped (stop, a new reference): a capture taken or a
    * reference built before it is thrown away when it comes back.
    */
   private epoch = 0;
@@ -80,11 +82,11 @@ export class DriftMonitor {
   constructor(
     readonly model: string,
     readonly version: string,
-    private readonly tensors: readonly ProfiledTensor[],
+    readonly tensors: readonly ProfiledTensor[],
     readonly settings: DriftSettings,
     loaded: ReferenceProfile | undefined,
     /** Sends the plan to every worker of the version, and to those that start later; their counts come back to onCounts. */
-    private readonly sendPlan: (plan: BinningPlan, onCounts: (counts: Uint32Array) => void) => void,
+    private readonly sendPlan: (plan: BinningPlan | undefined, onCounts: (counts: Uint32Array) => void) => void,
     private readonly log: Logger,
     /** Monotonic: the window's sub-windows and the report's cache must not follow a wall clock that is set back. */
     private readonly now: () => number = () => performance.now(),
@@ -94,21 +96,32 @@ export class DriftMonitor {
       this.useReference(loaded);
       return;
     }
-    const values = settings.referenceRows * tensors.filter((t) => t.kind !== 'output_class').reduce((sum, t) => sum + t.width, 0);
+    this.state = 'capturing';
+    this.startCapture();
+  }
+
+  /** Buffers for the next reference_rows rows; throws when they would be too large to hold. */
+  private startCapture(): void {
+    const { referenceRows } = this.settings;
+    const values = referenceRows * this.tensors.filter((t) => t.kind !== 'output_class').reduce((sum, t) => sum + t.width, 0);
     if (values > MAX_CAPTURE_VALUES) {
       throw new Error(
-        `drift.reference_rows ${settings.referenceRows} × ${values / settings.referenceRows} features is more than ${MAX_CAPTURE_VALUES} values to capture: lower reference_rows, or profile a reference with brisk drift profile`,
+        `drift.reference_rows ${referenceRows} × ${values / referenceRows} features is more than ${MAX_CAPTURE_VALUES} values to capture: lower reference_rows, or profile a reference with brisk drift profile`,
       );
     }
-    this.state = 'capturing';
-    for (const t of tensors) {
+    this.captured.clear();
+    for (const t of this.tensors) {
       if (t.kind === 'output_class') continue;
-      this.captured.set(rowsKey(t), { data: new Float64Array(settings.referenceRows * t.width), rows: 0 });
+      this.captured.set(rowsKey(t), { data: new Float64Array(referenceRows * t.width), rows: 0 });
     }
+    this.capturedRows = 0;
+    this.pendingRows = 0;
+    this.state = 'capturing';
   }
 
   private useReference(reference: ReferenceProfile): void {
     this.reference = reference;
+    this.digest = referenceDigest(reference);
     this.layout = layoutOf(reference, this.tensors, this.settings.sampleRatio);
     this.window = new DriftWindow(this.layout.plan.bins + 1, this.settings.windowSeconds, this.now);
     this.state = 'ready';
@@ -202,6 +215,26 @@ export class DriftMonitor {
         if (epoch === this.epoch) this.log.error({ model: this.model, version: this.version, err: error }, 'drift reference could not be built');
       },
     );
+  }
+
+  /** Whether `profile` is the reference in use, as a file written from it would be. */
+  uses(profile: ReferenceProfile): boolean {
+    return this.digest !== undefined && this.digest === referenceDigest(profile);
+  }
+
+  /**
+   * A new reference from now on (a drift_reference.json that changed under a serving version):
+   * a capture under way is dropped, the window starts empty, and the workers count with the
+   * new plan; counts made with the old one are dropped on the way (ModelPool.setDriftPlan).
+   */
+  replaceReference(profile: ReferenceProfile): void {
+    if (this.stopped) return;
+    this.epoch += 1;
+    this.captured.clear();
+    this.capturedRows = 0;
+    this.pendingRows = 0;
+    this.cached = undefined;
+    this.useReference(profile);
   }
 
   /** The captured or loaded reference, in the drift_reference.json format; undefined until there is one. */

@@ -10,12 +10,13 @@ import type { BinningPlan } from './binning.js';
 import { DriftMonitor } from './drift-monitor.js';
 import { profiledTensors } from './profiled-tensors.js';
 import { readReferenceFile } from './reference-file.js';
+import type { ReferenceProfile } from './reference-profile.js';
 
 export function startDrift(
   model: { name: string; version: string; maxBatchSize: number; inputs: readonly TensorMetadata[]; outputs: readonly TensorMetadata[] },
   config: DriftConfig,
   versionDir: string,
-  sendPlan: (plan: BinningPlan, onCounts: (counts: Uint32Array) => void) => void,
+  sendPlan: (plan: BinningPlan | undefined, onCounts: (counts: Uint32Array) => void) => void,
   log: Logger,
 ): DriftMonitor {
   const { tensors, skipped } = profiledTensors(model, [...new Set(config.class_scores)]);
@@ -43,4 +44,17 @@ export function startDrift(
     'drift on',
   );
   return monitor;
+}
+
+/**
+ * A serving version's drift_reference.json changed (and nothing else did): what the file says,
+ * checked against the version's model as at load. `same` when it is the reference the version
+ * already uses (`brisk drift capture` saved it), else the new reference to swap in. Throws as a
+ * load would for a file that cannot be used, and for one that is gone (the version captures
+ * again only on a reload).
+ */
+export function referenceFileChange(monitor: DriftMonitor, versionDir: string): { same: true } | { same: false; reference: ReferenceProfile } {
+  const reference = readReferenceFile(versionDir, monitor.tensors);
+  if (!reference) throw new Error('drift_reference.json is gone');
+  return monitor.uses(reference) ? { same: true } : { same: false, reference };
 }

@@ -5,6 +5,7 @@
  * From it come the plan the workers count with and the reference counts scores are
  * taken against, laid out alike.
  */
+import { createHash } from 'node:crypto';
 import { tensorBins, type BinningPlan, type BinningTensor } from './binning.js';
 import type { ProfiledTensor, TensorKind } from './profiled-tensors.js';
 
@@ -71,4 +72,14 @@ export function layoutOf(profile: ReferenceProfile, profiled: readonly ProfiledT
     }
   }
   return { plan: { sampleRatio, tensors, bins: offset }, referenceCounts };
+}
+
+/**
+ * What a reference says, as a digest: the same for a drift_reference.json and the reference
+ * it was written from, whatever the order of the file's keys or its spacing.
+ */
+export function referenceDigest(profile: ReferenceProfile): string {
+  const { format, model, version, source, bins, reference_rows: rows } = profile;
+  const tensors = profile.tensors.map((t) => [t.name, t.kind, t.features.map((f) => [f.edges, f.counts])]);
+  return createHash('sha256').update(JSON.stringify([format, model, version, source, bins, rows, tensors])).digest('hex');
 }

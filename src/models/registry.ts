@@ -9,7 +9,8 @@
  */
 import path from 'node:path';
 import type { DriftMonitor } from '../drift/drift-monitor.js';
-import { startDrift } from '../drift/drift-setup.js';
+import { referenceFileChange, startDrift } from '../drift/drift-setup.js';
+import type { ReferenceProfile } from '../drift/reference-profile.js';
 import { hidePaths, invalidArgument, notFound, ServingError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
@@ -18,7 +19,7 @@ import { ModelPool, PoolCounters } from '../runtime/model-pool.js';
 import { VersionScheduler } from '../scheduling/version-scheduler.js';
 import { VersionStats } from '../scheduling/version-stats.js';
 import { checkModelName, checkVersion } from './names.js';
-import { discoverModel, discoverRepository, fingerprintVersion, type DiscoveredModel, type DiscoveredVersion } from './repository.js';
+import { discoverModel, discoverRepository, fingerprintVersion, type DiscoveredModel, type DiscoveredVersion, type VersionFingerprint } from './repository.js';
 import { runtimeDefaults } from './model-config.js';
 import { resolveModelSpec, type ModelSpec } from './model-spec.js';
 import { planWarmup } from './warmup.js';
@@ -41,7 +42,7 @@ export interface ModelVersion {
   /** The longest warmup of its instances. */
   warmupSeconds?: number;
   /** The config and model file it was loaded from: a load keeps a READY version whose fingerprint is unchanged. */
-  fingerprint?: string;
+  fingerprint?: VersionFingerprint;
   /** Requests admitted to this load and not yet answered: it closes only once none is left. */
   leases: number;
   /** Set once its pool has closed: a request still holding it is served by the version now in place. */
@@ -224,10 +225,18 @@ export class ModelRegistry {
     const wanted = model.versions.filter((d) => !d.problem);
     const wantedNumbers = new Set(wanted.map((d) => String(d.version)));
     const current = new Map(entry.versions.map((v) => [v.version, v]));
+    // Versions kept although their drift_reference.json changed: it is only a reference, which
+    // needs no new workers. Applied at the switch, so that a load that fails changes nothing.
+    const kept: { version: ModelVersion; fingerprint: VersionFingerprint; reference?: ReferenceProfile }[] = [];
     const plans = wanted.flatMap((discovered) => {
       const fingerprint = fingerprintVersion(model, discovered);
       const inPlace = current.get(String(discovered.version));
-      return inPlace?.state === 'READY' && inPlace.fingerprint === fingerprint ? [] : [{ discovered, fingerprint }];
+      if (inPlace?.state !== 'READY' || inPlace.fingerprint?.served !== fingerprint.served) return [{ discovered, fingerprint }];
+      if (inPlace.fingerprint.reference === fingerprint.reference) return [];
+      const change = this.referenceChange(inPlace, discovered);
+      if (!change) return [{ discovered, fingerprint }];
+      kept.push({ version: inPlace, fingerprint, ...change });
+      return [];
     });
     const leaving = entry.versions.filter((v) => v.pool && !wantedNumbers.has(v.version));
     if (!initial) this.refuseRouted(model.name, leaving);
@@ -260,6 +269,15 @@ export class ModelRegistry {
     }
 
     // The switch, in one step: every new load in place, the ones it replaces draining.
+    for (const { version, fingerprint, reference } of kept) {
+      version.fingerprint = fingerprint;
+      if (reference && version.drift) {
+        version.drift.replaceReference(reference);
+        this.log.info({ model: model.name, version: version.version, referenceRows: reference.reference_rows }, 'drift reference replaced from drift_reference.json');
+      } else {
+        this.log.info({ model: model.name, version: version.version }, 'drift_reference.json holds the reference in use: version kept as it is');
+      }
+    }
     for (const { next } of loads) {
       const replaced = current.get(next.version);
       this.place(entry, next);
@@ -281,6 +299,22 @@ export class ModelRegistry {
         { model: model.name, loaded: loads.map((l) => l.next.version), unloading: leaving.map((v) => v.version) },
         'model loaded',
       );
+    }
+  }
+
+  /**
+   * How a READY version whose drift_reference.json alone changed can stay: as it is (drift off,
+   * or the file holds the reference it uses, as `brisk drift capture` writes it), or with the
+   * file's reference swapped in. Undefined when it must reload: the file is gone, or cannot be
+   * used (the reload reports why, as a load failure, and the version serves on).
+   */
+  private referenceChange(version: ModelVersion, discovered: DiscoveredVersion): { reference?: ReferenceProfile } | undefined {
+    if (!version.drift) return {};
+    try {
+      const change = referenceFileChange(version.drift, path.dirname(discovered.modelPath));
+      return change.same ? {} : { reference: change.reference };
+    } catch {
+      return undefined;
     }
   }
 

@@ -134,10 +134,17 @@ export function discoverRepository(root: string): Discovery {
 }
 
 /**
- * What a version was loaded from: its effective config and its model file's size and
- * modification time. A load keeps a serving version whose fingerprint has not changed.
+ * What a version was loaded from: its effective config and its model file's size,
+ * modification time and inode (`served`), and the same of its drift_reference.json
+ * (`reference`). A load keeps a serving version whose fingerprint has not changed; one whose
+ * reference file alone changed is kept too, and takes the file's reference in place.
  */
-export function fingerprintVersion(model: DiscoveredModel, version: DiscoveredVersion): string {
+export interface VersionFingerprint {
+  served: string;
+  reference: string;
+}
+
+export function fingerprintVersion(model: DiscoveredModel, version: DiscoveredVersion): VersionFingerprint {
   let file = 'missing';
   try {
     const stat = statSync(version.modelPath);
@@ -145,7 +152,7 @@ export function fingerprintVersion(model: DiscoveredModel, version: DiscoveredVe
   } catch {
     // A file that vanished loads as a failure with its own reason.
   }
-  // A drift reference written beside the model (brisk drift capture) is picked up by a reload.
+  // A drift reference written beside the model (brisk drift capture) is picked up by the next load.
   let reference = 'none';
   try {
     const stat = statSync(path.join(path.dirname(version.modelPath), DRIFT_REFERENCE_FILE));
@@ -155,5 +162,5 @@ export function fingerprintVersion(model: DiscoveredModel, version: DiscoveredVe
   }
   // The version policy decides which versions serve, not how: changing it reloads none.
   const { version_policy: _policy, ...config } = model.config ?? {};
-  return `${JSON.stringify(config)}|${file}|${reference}`;
+  return { served: `${JSON.stringify(config)}|${file}`, reference };
 }

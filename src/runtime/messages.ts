@@ -109,10 +109,16 @@ export type BatchMessage = (string | number | TensorData)[];
 /** From a worker: computeSeconds then the output tensors; or the run's error message. */
 export type BatchReply = (string | number | TensorData)[] | string;
 
-/** To a worker: count each batch's rows into drift bins from now on (once per worker, before it counts anything). */
+/**
+ * To a worker: count each batch's rows into drift bins with this plan from now on, or
+ * count nothing (no plan: the reference is being captured again). A new plan drops the
+ * counts held from the previous one.
+ */
 export interface DriftPlanMessage {
   kind: 'drift-plan';
-  plan: BinningPlan;
+  plan: BinningPlan | undefined;
+  /** Which of the version's plans this is: counts sent back carry it, and stale ones are dropped. */
+  generation: number;
 }
 
 /**
@@ -124,6 +130,8 @@ export interface DriftPlanMessage {
 export interface DriftCountsMessage {
   kind: 'drift-counts';
   counts: Uint32Array;
+  /** The generation of the plan they were counted with. */
+  generation: number;
 }
 
 export const DRIFT_FLUSH_MS = 1000;

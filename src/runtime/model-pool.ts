@@ -133,6 +133,8 @@ export class ModelPool {
   private driftPlan: DriftPlanMessage | undefined;
   /** Hears the drift counts each worker sends about once a second. */
   private onDriftCounts: ((counts: Uint32Array) => void) | undefined;
+  /** Bumped by each setDriftPlan: counts still on their way from an earlier plan are dropped. */
+  private driftGeneration = 0;
 
   constructor(
     init: Omit<WorkerInit, 'control'>,
@@ -184,13 +186,15 @@ export class ModelPool {
   private connect(connection: Connection): void {
     const port = connection.port;
     port.on('message', (reply: BatchReply | DriftCountsMessage | typeof RELEASED) => {
-      if (!Array.isArray(reply) && typeof reply === 'object') this.onDriftCounts?.(reply.counts);
+      if (!Array.isArray(reply) && typeof reply === 'object') {
+        if (reply.generation === this.driftGeneration) this.onDriftCounts?.(reply.counts);
+      }
       else this.onReply(connection, reply);
     });
     // Held only while the worker runs a batch: an idle pool keeps no process alive.
     port.unref();
     // Before any batch: messages on a port arrive in order.
-    if (this.driftPlan) port.postMessage(this.driftPlan);
+    if (this.driftPlan?.plan) port.postMessage(this.driftPlan);
     this.connections.push(connection);
     this.onIdle(connection);
   }
@@ -370,11 +374,13 @@ export class ModelPool {
   /**
    * From now on every worker counts its batches' sampled rows into drift bins (see
    * drift/binning.ts) and sends what it counted to `onCounts` about once a second
-   * (DRIFT_FLUSH_MS), never per batch.
+   * (DRIFT_FLUSH_MS), never per batch. A later call replaces the plan (undefined: nothing is
+   * counted); counts made with an earlier one never reach the new `onCounts`.
    */
-  setDriftPlan(plan: BinningPlan, onCounts: (counts: Uint32Array) => void): void {
+  setDriftPlan(plan: BinningPlan | undefined, onCounts: (counts: Uint32Array) => void): void {
     this.onDriftCounts = onCounts;
-    this.driftPlan = { kind: 'drift-plan', plan };
+    this.driftGeneration += 1;
+    this.driftPlan = { kind: 'drift-plan', plan, generation: this.driftGeneration };
     for (const connection of this.connections) connection.port.postMessage(this.driftPlan);
   }
 

@@ -127,6 +127,7 @@ function describe(loaded: LoadedSession): DescribeResult {
 let driftPlan: BinningPlan | undefined;
 /** Counts since the last flush to the main thread; undefined when none are held. */
 let driftCounts: Uint32Array | undefined;
+let driftGeneration = 0;
 let driftPort: MessagePort | undefined;
 
 /**
@@ -138,7 +139,7 @@ let driftPort: MessagePort | undefined;
 function flushDrift(): void {
   const counts = driftCounts;
   driftCounts = undefined;
-  if (counts) driftPort?.postMessage({ kind: 'drift-counts', counts } satisfies DriftCountsMessage, [counts.buffer as ArrayBuffer]);
+  if (counts) driftPort?.postMessage({ kind: 'drift-counts', counts, generation: driftGeneration } satisfies DriftCountsMessage, [counts.buffer as ArrayBuffer]);
 }
 
 async function run(session: ort.InferenceSession, message: BatchMessage): Promise<{ reply: BatchReply; transfer: ArrayBuffer[] }> {
@@ -194,6 +195,9 @@ function serve(session: ort.InferenceSession, port: MessagePort): void {
   port.on('message', (message: BatchMessage | DriftPlanMessage | typeof RELEASE) => {
     if (!Array.isArray(message) && typeof message === 'object') {
       driftPlan = message.plan;
+      driftGeneration = message.generation;
+      // Counted with the previous plan: their bins mean nothing against the new one.
+      driftCounts = undefined;
       driftPort = port;
       return;
     }
