@@ -9,7 +9,8 @@ import type { TensorMetadata } from '../types.js';
 import type { BinningPlan } from './binning.js';
 import { DriftMonitor } from './drift-monitor.js';
 import { profiledTensors } from './profiled-tensors.js';
-import { readReferenceFile } from './reference-file.js';
+import type { ProfiledTensor } from './profiled-tensors.js';
+import { readReferenceFile, referenceMismatch } from './reference-file.js';
 import type { ReferenceProfile } from './reference-profile.js';
 
 export function startDrift(
@@ -23,6 +24,7 @@ export function startDrift(
   if (skipped.length) log.warn({ model: model.name, version: model.version, skipped }, 'drift passes over some tensors');
   if (tensors.length === 0) throw new Error('drift is enabled but no input or output can be profiled');
   const reference = readReferenceFile(versionDir, tensors);
+  if (reference) warnOnMismatch(reference, tensors, model.name, model.version, log);
   const monitor = new DriftMonitor(
     model.name,
     model.version,
@@ -44,6 +46,17 @@ export function startDrift(
     'drift on',
   );
   return monitor;
+}
+
+/** A warning naming what a drift_reference.json leaves out or names differently; nothing when it matches. */
+export function warnOnMismatch(reference: ReferenceProfile, tensors: readonly ProfiledTensor[], model: string, version: string, log: Logger): void {
+  const mismatch = referenceMismatch(reference, tensors, model, version);
+  if (!mismatch) return;
+  const said = [
+    ...(mismatch.missing.length ? [`has no counts for ${mismatch.missing.join(', ')} (their drift is not scored)`] : []),
+    ...(mismatch.mismatched.length ? [`names ${mismatch.mismatched.join(' and ')}`] : []),
+  ];
+  log.warn({ model, version, ...mismatch }, `drift_reference.json ${said.join(', and ')}`);
 }
 
 /**

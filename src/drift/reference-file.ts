@@ -112,3 +112,25 @@ export function readReferenceFile(versionDir: string, profiled: readonly Profile
   if (!existsSync(file)) return undefined;
   return parseReference(readRegularFile(file, MAX_REFERENCE_BYTES, REFERENCE_FILE).toString('utf8'), profiled);
 }
+
+/** What a usable reference leaves out, or names differently from the version it is loaded for. */
+export interface ReferenceMismatch {
+  /** Profiled tensors it has no counts for (`kind name`): their drift is not scored. */
+  missing: string[];
+  /** Its `model` and `version` fields where they name another model or version. */
+  mismatched: string[];
+}
+
+/**
+ * Not refused: a reference for some tensors still scores those, and one copied from another
+ * version may be meant. But either is more often a mistake (a file from the wrong folder, an
+ * old profile), so the load says so. Undefined when it all matches.
+ */
+export function referenceMismatch(profile: ReferenceProfile, profiled: readonly ProfiledTensor[], model: string, version: string): ReferenceMismatch | undefined {
+  const missing = profiled.filter((p) => !profile.tensors.some((t) => t.name === p.name && t.kind === p.kind)).map((p) => `${p.kind} ${p.name}`);
+  const mismatched = [
+    ...(profile.model === model ? [] : [`model ${JSON.stringify(profile.model)}, not ${JSON.stringify(model)}`]),
+    ...(profile.version === version ? [] : [`version ${JSON.stringify(profile.version)}, not ${JSON.stringify(version)}`]),
+  ];
+  return missing.length || mismatched.length ? { missing, mismatched } : undefined;
+}

@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import type { DriftMonitor } from '../drift/drift-monitor.js';
-import { referenceFileChange, startDrift } from '../drift/drift-setup.js';
+import { referenceFileChange, startDrift, warnOnMismatch } from '../drift/drift-setup.js';
 import type { ReferenceProfile } from '../drift/reference-profile.js';
 import { hidePaths, invalidArgument, notFound, ServingError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -272,6 +272,7 @@ export class ModelRegistry {
     for (const { version, fingerprint, reference } of kept) {
       version.fingerprint = fingerprint;
       if (reference && version.drift) {
+        warnOnMismatch(reference, version.drift.tensors, model.name, version.version, this.log);
         version.drift.replaceReference(reference);
         this.log.info({ model: model.name, version: version.version, referenceRows: reference.reference_rows }, 'drift reference replaced from drift_reference.json');
       } else {

@@ -1,15 +1,21 @@
 /**
  * Review of drift (issue 15): the window ring and the report cache under a clock that is set
- * back; a capture whose version unloads before its reference is built.
+ * back; a capture whose version unloads before its reference is built; a reference file that
+ * leaves tensors out or names another version.
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BinningPlan } from '../../src/drift/binning.js';
 import { DriftMonitor } from '../../src/drift/drift-monitor.js';
+import { startDrift } from '../../src/drift/drift-setup.js';
 import { DriftWindow } from '../../src/drift/drift-window.js';
 import type { ProfiledTensor } from '../../src/drift/profiled-tensors.js';
-import { REFERENCE_FORMAT, type ReferenceProfile } from '../../src/drift/reference-profile.js';
+import { REFERENCE_FILE, REFERENCE_FORMAT, type ReferenceProfile } from '../../src/drift/reference-profile.js';
+import { modelConfigFileSchema } from '../../src/models/model-config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { capturedLog } from '../helpers/logs.js';
+import { tempDir } from '../helpers/repository.js';
 
 describe('DriftWindow under a clock set back', () => {
   it('leaves sub-windows from after now out of its sums', () => {
@@ -80,5 +86,47 @@ describe('DriftMonitor stopped on unload', () => {
     await monitor.building;
     expect(plans).toHaveLength(1);
     expect(lines.map((l) => l['msg'])).toContain('drift reference captured');
+  });
+});
+
+describe('a drift_reference.json that does not match its version', () => {
+  const model = {
+    name: 'm',
+    version: '1',
+    maxBatchSize: 8,
+    inputs: [{ name: 'x', datatype: 'FP32' as const, shape: [-1, 2] }],
+    outputs: [{ name: 'scores', datatype: 'FP32' as const, shape: [-1, 3] }],
+  };
+  const config = modelConfigFileSchema.parse({ drift: { enabled: true, class_scores: ['scores'] } }).drift;
+  const x = { name: 'x', kind: 'input' as const, features: [{ edges: [0], counts: [2, 2] }, { edges: [0], counts: [1, 3] }] };
+  const profile = (fields: Partial<ReferenceProfile>): ReferenceProfile => ({
+    format: REFERENCE_FORMAT, model: 'm', version: '1', source: 'profiled', bins: 2, reference_rows: 4, tensors: [x], ...fields,
+  });
+  const load = (reference: ReferenceProfile): Record<string, unknown>[] => {
+    const dir = tempDir('drift-reference');
+    writeFileSync(path.join(dir, REFERENCE_FILE), JSON.stringify(reference));
+    const { log, lines } = capturedLog();
+    const monitor = startDrift(model, config, dir, () => undefined, log);
+    // Loaded, not refused: it scores what it has.
+    expect(monitor.report().state).toBe('ready');
+    return lines.filter((l) => l['level'] === 40);
+  };
+
+  it('loads with a warning that names the tensors it leaves out and the model and version it names', () => {
+    const [warning, ...more] = load(profile({ model: 'other', version: '7' }));
+    expect(more).toEqual([]);
+    expect(warning).toMatchObject({
+      model: 'm',
+      version: '1',
+      missing: ['output scores', 'output_class scores'],
+      mismatched: ['model "other", not "m"', 'version "7", not "1"'],
+      msg: 'drift_reference.json has no counts for output scores, output_class scores (their drift is not scored), and names model "other", not "m" and version "7", not "1"',
+    });
+  });
+
+  it('says nothing of a file that matches', () => {
+    const scores = { name: 'scores', kind: 'output' as const, features: Array.from({ length: 3 }, () => ({ edges: [0.5], counts: [2, 2] })) };
+    const classes = { name: 'scores', kind: 'output_class' as const, features: [{ edges: [], counts: [1, 1, 2] }] };
+    expect(load(profile({ tensors: [x, scores, classes] }))).toEqual([]);
   });
 });
