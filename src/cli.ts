@@ -22,6 +22,7 @@ const USAGE = `usage: brisk [serve] [flags]     serve a model repository over th
        brisk drift show <model> [version] [--top N|all] [--json] [--url URL]   features sorted by drift (data port)
        brisk drift capture <model> <version> [--model-repository DIR] [--url URL]   save the server's captured reference
        brisk drift profile <model> <version> --input rows.json [--model-repository DIR]   a reference from a file of rows
+       brisk drift recapture <model> <version>   drop the version's reference, capture a new one (admin API)
        brisk bench --url URL --model M [--mode closed|open] ...  load any Open Inference Protocol server, write a report
 
 serve flags:

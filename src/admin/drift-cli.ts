@@ -3,18 +3,20 @@
  *   brisk drift show tiny_classifier 1 --top 10
  *   brisk drift capture tiny_classifier 1 --model-repository models
  *   brisk drift profile tiny_classifier 1 --input rows.json --model-repository models
+ *   brisk drift recapture tiny_classifier 1
  * `show` reads GET /v2/models/{m}[/versions/{v}]/drift on the data port (like stats, no token):
  * --url or BRISK_URL, default http://127.0.0.1:8000. `capture` reads the reference the server
  * captured (GET …/drift/reference) and writes it into the version folder as drift_reference.json;
- * `profile` makes one from a file of rows, with no server (drift-profile.ts). Each subcommand
- * is one entry of SUBCOMMANDS.
+ * `profile` makes one from a file of rows, with no server (drift-profile.ts). `recapture` asks the
+ * admin API (address and token as for every admin command, cli-client.ts) to drop the version's
+ * reference and capture a new one. Each subcommand is one entry of SUBCOMMANDS.
  */
 import { existsSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { REFERENCE_FILE, REFERENCE_FORMAT } from '../drift/reference-profile.js';
 import { checkModelName, checkVersion } from '../models/names.js';
-import { CliError } from './cli-client.js';
+import { adminCommandArgs, CliError } from './cli-client.js';
 import { parseDuration } from './rollout-cli.js';
 
 export type Verdict = 'ok' | 'warn' | 'drift' | 'insufficient_data';
@@ -237,11 +239,31 @@ async function profile(argv: string[]): Promise<string> {
 a serving version takes it in place, without a reload, at its next load (brisk models load ${model}, or the repository poller's next scan)`;
 }
 
+const RECAPTURE_USAGE = 'brisk drift recapture <model> <version> [--admin-url URL] [--token-file FILE]';
+
+async function recapture(argv: string[]): Promise<string> {
+  let parsed: ReturnType<typeof adminCommandArgs>;
+  try {
+    parsed = adminCommandArgs(argv, {});
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}\nusage: ${RECAPTURE_USAGE}`);
+  }
+  const [model, version, extra] = parsed.positionals;
+  if (!model || !version || extra !== undefined) throw new CliError(`usage: ${RECAPTURE_USAGE}`);
+  const answer = await parsed.call<{ capture_rows: number }>(
+    'POST',
+    `/admin/models/${encodeURIComponent(model)}/versions/${encodeURIComponent(version)}/drift/recapture`,
+  );
+  return `${model} ${version}: reference and window dropped; capturing a new reference from the next ${answer.capture_rows} rows it serves
+(no drift is scored meanwhile; then brisk drift capture ${model} ${version} keeps it for later loads)`;
+}
+
 /** Side by side: a new subcommand is a function above and one entry here. */
 const SUBCOMMANDS = new Map<string, Subcommand>([
   ['show', { usage: SHOW_USAGE, run: show }],
   ['capture', { usage: CAPTURE_USAGE, run: capture }],
   ['profile', { usage: PROFILE_USAGE, run: profile }],
+  ['recapture', { usage: RECAPTURE_USAGE, run: recapture }],
 ]);
 
 export const DRIFT_USAGE = `usage: ${[...SUBCOMMANDS.values()].map((s) => s.usage).join('\n       ')}`;

@@ -119,6 +119,23 @@ export class DriftMonitor {
     this.state = 'capturing';
   }
 
+  /**
+   * Drops the reference and the window and captures a new reference from the next
+   * reference_rows rows served (the traffic now is what is normal): the workers stop
+   * counting until it is built. Throws, changing nothing, when the capture would be too large.
+   */
+  recapture(): void {
+    if (this.stopped) return;
+    this.startCapture();
+    this.epoch += 1;
+    this.reference = undefined;
+    this.digest = undefined;
+    this.layout = undefined;
+    this.window = undefined;
+    this.cached = undefined;
+    this.sendPlan(undefined, () => undefined);
+  }
+
   private useReference(reference: ReferenceProfile): void {
     this.reference = reference;
     this.digest = referenceDigest(reference);

@@ -344,6 +344,11 @@ export class InferenceService {
     return this.registry.load(name, configText);
   }
 
+  /** Drops a version's drift reference and window and captures a new reference (ModelRegistry.recaptureDrift). */
+  recaptureDrift(name: string, version: string): Promise<{ model: string; version: string; state: 'capturing'; capture_rows: number }> {
+    return this.registry.recaptureDrift(name, version);
+  }
+
   /** Drains and unloads every version of a model (Triton's repository unload). */
   unloadModel(name: string): Promise<void> {
     return this.registry.unload(name);

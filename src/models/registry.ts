@@ -7,10 +7,11 @@
  * close. A load that fails changes nothing that serves. Versions that leave the
  * version policy, or a model unloaded whole, drain and close the same way.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { DriftMonitor } from '../drift/drift-monitor.js';
 import { referenceFileChange, startDrift, warnOnMismatch } from '../drift/drift-setup.js';
-import type { ReferenceProfile } from '../drift/reference-profile.js';
+import { REFERENCE_FILE, type ReferenceProfile } from '../drift/reference-profile.js';
 import { hidePaths, invalidArgument, notFound, ServingError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
@@ -317,6 +318,36 @@ export class ModelRegistry {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Drops a serving version's drift reference and window, and captures a new reference from
+   * the next rows it serves, with no reload. CONFLICT when drift is off for it, and when its
+   * folder holds a drift_reference.json (the file wins: its next load would take it back).
+   * Run in turn with the model's loads, so that none swaps a file's reference in meanwhile.
+   */
+  recaptureDrift(name: string, version: string): Promise<{ model: string; version: string; state: 'capturing'; capture_rows: number }> {
+    checkModelName(name);
+    checkVersion(version);
+    this.checkAcceptingChanges();
+    return this.serialized(name, async () => {
+      this.checkAcceptingChanges();
+      const found = this.findReady(name, version);
+      if (!found.drift) throw new ServingError('CONFLICT', `drift is off for model ${name} version ${version}: set "drift": {"enabled": true} in its config.json`);
+      if (existsSync(path.join(this.root, name, version, REFERENCE_FILE))) {
+        throw new ServingError(
+          'CONFLICT',
+          `model ${name} version ${version} has a ${REFERENCE_FILE}, which wins over a captured reference: move it out of the version folder first`,
+        );
+      }
+      try {
+        found.drift.recapture();
+      } catch (error) {
+        throw new ServingError('CONFLICT', error instanceof Error ? error.message : String(error));
+      }
+      this.log.info({ model: name, version, captureRows: found.drift.settings.referenceRows }, 'drift reference dropped: capturing a new one');
+      return { model: name, version, state: 'capturing' as const, capture_rows: found.drift.settings.referenceRows };
+    });
   }
 
   /** Puts a version load in its model's list, in place of any other load of the same version. */

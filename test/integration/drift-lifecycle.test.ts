@@ -2,6 +2,7 @@
  * A serving version's drift reference changing under it (review of issue 15), against a real
  * server that polls its repository: `brisk drift capture` saving the reference the version
  * already uses must not reload it, and a different drift_reference.json is taken in place.
+ * And `brisk drift recapture`: a new captured reference without a reload.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import type { DriftReport } from '../../src/drift/drift-report.js';
 import type { ReferenceProfile } from '../../src/drift/reference-profile.js';
 import { BUNDLED_MODELS } from '../../src/modelgen/catalog.js';
 import { projectFile } from '../../src/project-files.js';
-import { TEST_ADMIN_TOKEN } from '../helpers/admin.js';
+import { adminClient, TEST_ADMIN_TOKEN } from '../helpers/admin.js';
 import { waitFor } from '../helpers/conditions.js';
 import { writeRepository } from '../helpers/repository.js';
 import { postJson, request, startServer, type TestServer } from '../helpers/server.js';
@@ -26,7 +27,10 @@ let server: TestServer;
 let repository: string;
 
 beforeAll(async () => {
-  repository = writeRepository([{ entry: tiny, config }]);
+  repository = writeRepository([
+    { entry: tiny, config },
+    { entry: tiny, as: 'tiny_recapture', config },
+  ]);
   server = await startServer(repository, ['--repository-poll-secs', '0.1'], { ADMIN_TOKEN: TEST_ADMIN_TOKEN });
 }, 60_000);
 
@@ -90,5 +94,51 @@ describe('a drift_reference.json written under a serving version', () => {
     // more drift than 12 rows of any other feature can show against the captured bins.
     const [first, ...rest] = input.features.map((f) => f.psi!);
     expect(first).toBeGreaterThan(3 * Math.max(...rest));
+  }, 60_000);
+});
+
+describe('brisk drift recapture', () => {
+  it('drops the reference and the window and captures a new reference from the next rows, with no reload', async () => {
+    const model = 'tiny_recapture';
+    for (let i = 0; i < REFERENCE_ROWS / 10; i++) await infer(model, 10);
+    await waitFor('the first reference', async () => (await report(model)).state === 'ready');
+    const first = await reference(model);
+    await infer(model, 12);
+    await waitFor('12 rows in the window', async () => (await report(model)).window_rows === 12);
+    const loads = logged('model version ready', model);
+
+    const recaptureUrl = `/admin/models/${model}/versions/1/drift/recapture`;
+    expect((await adminClient(server, 'wrong-token-0123456789')('POST', recaptureUrl)).status).toBe(401);
+    expect((await adminClient(server)('POST', `/admin/models/${model}/versions/9/drift/recapture`)).status).toBe(404);
+    expect((await report(model)).state).toBe('ready');
+
+    const recaptured = await cli('drift', 'recapture', model, '1', '--admin-url', `http://127.0.0.1:${server.logs.find((l) => l['msg'] === 'serving')!['adminPort'] as number}`);
+    expect(recaptured.code, recaptured.stderr).toBe(0);
+    expect(recaptured.stdout).toContain('capturing a new reference from the next 40 rows it serves');
+    expect(server.logs.find((l) => l['msg'] === 'repository change' && l['action'] === 'drift-recapture')).toMatchObject({ model, version: '1', via: 'admin' });
+    expect(await report(model)).toMatchObject({ state: 'capturing', reference_rows: 0, window_rows: 0, tensors: [] });
+    expect((await request(`${driftUrl(model)}/reference`)).status).toBe(409);
+
+    // The traffic now: every feature 2 higher. It becomes the reference.
+    for (let i = 0; i < REFERENCE_ROWS / 10; i++) await infer(model, 10, 2);
+    await waitFor('the new reference', async () => (await report(model)).state === 'ready');
+    const second = await reference(model);
+    const lowest = (r: ReferenceProfile): number => r.tensors.find((t) => t.kind === 'input')!.features[0]!.edges[0]!;
+    expect(lowest(second)).toBeCloseTo(lowest(first) + 2, 5);
+    // Its rows are no part of the window; the rows after them are.
+    expect((await report(model)).window_rows).toBe(0);
+    await infer(model, 12, 2);
+    await waitFor('12 rows in the new window', async () => (await report(model)).window_rows === 12);
+    expect(logged('model version ready', model)).toBe(loads);
+
+    // Saved to the folder, the file wins: recapturing is refused until it is moved out.
+    const saved = await cli('drift', 'capture', model, '1', '--model-repository', repository, '--url', server.url);
+    expect(saved.code, saved.stderr).toBe(0);
+    const refused = await adminClient(server)('POST', recaptureUrl);
+    expect(refused.status).toBe(409);
+    expect(refused.json()).toEqual({
+      error: `model ${model} version 1 has a drift_reference.json, which wins over a captured reference: move it out of the version folder first`,
+    });
+    expect((await report(model)).window_rows).toBe(12);
   }, 60_000);
 });

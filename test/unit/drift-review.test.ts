@@ -130,3 +130,35 @@ describe('a drift_reference.json that does not match its version', () => {
     expect(load(profile({ tensors: [x, scores, classes] }))).toEqual([]);
   });
 });
+
+describe('DriftMonitor recapture', () => {
+  const tensors: ProfiledTensor[] = [{ name: 'x', kind: 'input', source: 'input', datatype: 'FP32', width: 2, categorical: false }];
+  const settings = { sampleRatio: 1, referenceRows: 4, bins: 2, windowSeconds: 60, minWindowRows: 1, thresholds: { warn: 0.1, drift: 0.25 } };
+  const inputs = [{ name: 'x', data: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]) }];
+
+  it('stops the workers counting, drops rows taken before it, and builds from the rows after it', async () => {
+    const plans: (BinningPlan | undefined)[] = [];
+    const monitor = new DriftMonitor('m', '1', tensors, settings, undefined, (plan) => plans.push(plan), createLogger('silent'));
+    monitor.batchDone(monitor.takeRows(inputs, 4)!, []);
+    await monitor.building;
+    const stale = monitor.takeRows(inputs, 4);
+    expect(stale).toBeUndefined();
+    const first = monitor.referenceProfile()!;
+
+    monitor.recapture();
+    expect(plans.at(-1)).toBeUndefined();
+    expect(monitor.report()).toMatchObject({ state: 'capturing', reference_rows: 0, window_rows: 0, tensors: [] });
+    expect(monitor.referenceProfile()).toBeUndefined();
+    const early = monitor.takeRows(inputs, 2)!;
+    // A second recapture while rows are out: those rows are not the new reference's.
+    monitor.recapture();
+    monitor.batchDone(early, []);
+    expect(monitor.report().reference_rows).toBe(0);
+    const shifted = [{ name: 'x', data: inputs[0]!.data.map((v) => v + 10) }];
+    monitor.batchDone(monitor.takeRows(shifted, 4)!, []);
+    await monitor.building;
+    expect(plans).toHaveLength(4);
+    expect(plans.at(-1)).toBeDefined();
+    expect(monitor.referenceProfile()!.tensors[0]!.features[0]!.edges[0]).toBe(first.tensors[0]!.features[0]!.edges[0]! + 10);
+  });
+});

@@ -43,11 +43,14 @@ describe('drift alert and dashboard queries', () => {
 });
 
 describe('the BriskInputDrift runbook', () => {
-  it('recaptures by reloading the version: brisk drift capture only saves the reference it already has', () => {
+  it('recaptures with brisk drift recapture: brisk drift capture only saves the reference it already has', () => {
     const runbooks = readFileSync(projectFile('ops', 'runbooks.md'), 'utf8');
     const section = runbooks.split(/^## /m).find((s) => s.startsWith('BriskInputDrift'))!;
     const recapture = section.slice(section.indexOf('recapture'));
-    expect(recapture).toMatch(/brisk models load <model>/);
-    expect(recapture.indexOf('brisk models load')).toBeLessThan(recapture.indexOf('brisk drift capture'));
+    expect(recapture).toMatch(/`brisk drift recapture\s+<model> <version>`/);
+    expect(recapture).toMatch(/POST \/admin\/models\/<model>\/versions\/<version>\/drift\/recapture/);
+    expect(recapture.search(/brisk drift recapture/)).toBeLessThan(recapture.indexOf('brisk drift capture'));
+    // The old way round, an unload and load or a restart, is no longer what it says.
+    expect(section).not.toMatch(/unload and load it/);
   });
 });
