@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * `brisk serve [flags]` (the default), `brisk models [folder]` (the example models),
- * and the admin clients: `brisk models list|load|unload`, `brisk routes ...`.
+ * the admin clients: `brisk models list|load|unload`, `brisk routes ...`, and `brisk drift ...`.
  */
 import { CliError } from './admin/cli-client.js';
+import { driftCommand } from './admin/drift-cli.js';
 import { MODELS_COMMANDS, modelsCommand } from './admin/models-cli.js';
 import { routesCommand } from './admin/routes-cli.js';
 import { ConfigError, configHelp, loadConfig } from './config/load-config.js';
@@ -19,6 +20,10 @@ const USAGE = `usage: brisk [serve] [flags]     serve a model repository over th
        brisk routes export [--route-store file|etcd ...] > routes.json | import routes.json [--route-store ...]   move the route state between stores
        brisk routes rollout <route> <version> [--steps 5,25,50,100] [--interval 60s] ...   a progressive rollout
        brisk routes rollout-status <route> [--watch] | rollout-pause|rollout-resume|rollout-abort <route>
+       brisk drift show <model> [version] [--top N|all] [--json] [--url URL]   features sorted by drift (data port)
+       brisk drift capture <model> <version> [--model-repository DIR] [--url URL]   save the server's captured reference
+       brisk drift profile <model> <version> --input rows.json [--model-repository DIR]   a reference from a file of rows
+       brisk drift recapture <model> <version>   drop the version's reference, capture a new one (admin API)
        brisk bench --url URL --model M [--mode closed|open] ...  load any Open Inference Protocol server, write a report
 
 serve flags:
@@ -88,6 +93,10 @@ async function main(): Promise<void> {
   }
   if (command === 'routes') {
     console.log(await routesCommand(rest));
+    return;
+  }
+  if (command === 'drift') {
+    console.log(await driftCommand(rest));
     return;
   }
   await serve(command === 'serve' ? rest : process.argv.slice(2));

@@ -12,10 +12,11 @@ import { startGrpcServer } from './grpc/server.js';
 import { startHttpServer } from './http/server.js';
 import { ByteBudget } from './inference/byte-budget.js';
 import { InferenceService } from './inference/service.js';
-import { metricSources } from './metric-sources.js';
+import { driftFigures, metricSources } from './metric-sources.js';
 import { ModelRegistry } from './models/registry.js';
 import { RepositoryPoller } from './models/repository-poller.js';
 import type { Logger } from './observability/logger.js';
+import { registerDriftMetrics } from './observability/drift-metrics.js';
 import { ServerMetrics } from './observability/metrics.js';
 import { startTracing, stopTracing, tracingEnabled, tracingRequested } from './observability/tracing.js';
 import { projectFile } from './project-files.js';
@@ -83,6 +84,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     : undefined;
   const shared = openRouteStore(config, log, metrics?.registry);
   const routes = shared.store;
+  if (metrics) registerDriftMetrics(metrics.registry, () => driftFigures(() => registry));
   const registry: ModelRegistry = new ModelRegistry(config.modelRepository, log, metrics, {
     drainTimeoutMs: config.drainTimeoutSeconds * 1000,
     loadTimeoutMs: config.modelLoadTimeoutSecs * 1000,

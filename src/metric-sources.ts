@@ -5,6 +5,7 @@
 import type { ByteBudget } from './inference/byte-budget.js';
 import type { InferenceService } from './inference/service.js';
 import type { ModelRegistry } from './models/registry.js';
+import type { DriftFigures } from './observability/drift-metrics.js';
 import type { MetricSources } from './observability/metrics.js';
 import type { ShadowStatsTable } from './routing/shadow-stats.js';
 
@@ -53,4 +54,27 @@ export function metricSources(
         argmaxAgreement: stats.argmaxAgreement,
       })),
   };
+}
+
+/** Every drifting version's figures for the drift gauges, from its cached report. */
+export function driftFigures(registry: () => ModelRegistry): DriftFigures[] {
+  return registry()
+    .list()
+    .flatMap((m) => m.versions)
+    .flatMap((v) => {
+      if (!v.drift) return [];
+      const report = v.drift.report();
+      return [
+        {
+          model: v.name,
+          version: v.version,
+          windowRows: report.window_rows,
+          tensors: report.tensors.map((t) => {
+            const verdicts = { ok: 0, warn: 0, drift: 0, insufficient_data: 0 };
+            for (const f of t.features) verdicts[f.verdict] += 1;
+            return { name: t.name, kind: t.kind, maxPsi: t.max_psi, verdicts };
+          }),
+        },
+      ];
+    });
 }

@@ -51,12 +51,21 @@ export class RepositoryControl {
     return this.logged({ action: 'unload', model, token, via }, () => this.service.unloadModel(model));
   }
 
+  /** Drops a version's drift reference and window, and captures a new one from the rows it serves next. */
+  recaptureDrift(model: string, version: string, token: string, via: ControlVia): ReturnType<InferenceService['recaptureDrift']> {
+    return this.logged({ action: 'drift-recapture', model, version: version.slice(0, 32), token, via }, () => this.service.recaptureDrift(model, version));
+  }
+
   /** Every change, refused or done, is logged with the token's name, as route changes are. */
-  private async logged(fields: { action: string; model: string; token: string; via: ControlVia; configGiven?: boolean }, change: () => Promise<void>): Promise<void> {
+  private async logged<T>(
+    fields: { action: string; model: string; version?: string; token: string; via: ControlVia; configGiven?: boolean },
+    change: () => Promise<T>,
+  ): Promise<T> {
     const entry = { ...fields, model: fields.model.slice(0, 128) };
     const started = performance.now();
+    let result: T;
     try {
-      await change();
+      result = await change();
     } catch (error) {
       const serving = toServingError(error);
       if (!(error instanceof ServingError)) this.log.error({ ...entry, err: error }, 'repository change failed unexpectedly');
@@ -64,5 +73,6 @@ export class RepositoryControl {
       throw error;
     }
     this.log.info({ ...entry, ms: Math.round(performance.now() - started) }, 'repository change');
+    return result;
   }
 }

@@ -11,6 +11,9 @@
  *   GET  /admin/audit                               every change
  *   POST /v2/repository/index                       every model version with its state and reason
  *   POST /v2/repository/models/{model}/load|unload  Triton's repository extension (see http/repository-routes.ts)
+ *   POST /admin/models/{model}/versions/{version}/drift/recapture
+ *                                                   drops the version's drift reference and window and captures
+ *                                                   a new one; 409 when drift is off or a drift_reference.json is there
  * The operator console (src/console) is mounted under /console on the same port, with rules of its own for browsers.
  * A stale If-Match gets 409; invalid input 400 and nothing changes; a route that
  * does not exist 404 (for promote and rollback too, whatever If-Match says); a
@@ -96,11 +99,17 @@ export function startAdminServer(deps: AdminDependencies, options: AdminServerOp
 
   /** Authentication and the browser check, then the handler; request data is copied before any await. */
   const guarded =
-    (handler: (res: HttpResponse, state: ResponseState, token: string, req: { route: string; ifMatch: string; contentLength: string }) => void) =>
+    (handler: (res: HttpResponse, state: ResponseState, token: string, req: { route: string; second: string; ifMatch: string; contentLength: string }) => void) =>
     (res: HttpResponse, req: HttpRequest): void => {
       const state: ResponseState = { finished: false };
       res.onAborted(() => (state.finished = true));
-      const copied = { route: req.getParameter(0) ?? '', ifMatch: req.getHeader('if-match'), contentLength: req.getHeader('content-length') };
+      const copied = {
+        route: req.getParameter(0) ?? '',
+        // The second path parameter, where there is one (a version).
+        second: req.getParameter(1) ?? '',
+        ifMatch: req.getHeader('if-match'),
+        contentLength: req.getHeader('content-length'),
+      };
       try {
         handler(res, state, identify(req), copied);
       } catch (error) {
@@ -234,6 +243,14 @@ export function startAdminServer(deps: AdminDependencies, options: AdminServerOp
     identify,
     maxBodyBytes: MAX_ADMIN_BODY,
   });
+
+  app.post(
+    '/admin/models/:model/versions/:version/drift/recapture',
+    guarded((res, state, token, { route: model, second: version }) => {
+      res.onData(() => undefined);
+      answer(res, state, control.recaptureDrift(model, version, token, 'admin'));
+    }),
+  );
 
   const consoleState = new ConsoleState({ registry: deps.registry, service: deps.service, store, shadowStats, rollouts: deps.rollouts });
   addConsoleRoutes(

@@ -111,6 +111,8 @@ export function startHttpServer(service: InferenceService, options: HttpServerOp
     send(res, state, OK, '');
   });
   modelGet('/stats', (res, state, model, version) => sendJson(res, state, OK, statsJson(service.stats(model, version))));
+  modelGet('/drift', (res, state, model, version) => sendJson(res, state, OK, service.drift(model, version)));
+  modelGet('/drift/reference', (res, state, model, version) => sendJson(res, state, OK, service.driftReference(model, version)));
 
   app.post('/v2/repository/index', (res, req) => {
     const state = drain.begin();

@@ -2,7 +2,10 @@
  * The serving core's one API. Protocol adapters call it with the internal
  * request type and render what it returns; it knows nothing of HTTP or gRPC.
  */
-import { ERROR_CODES, toServingError, type ErrorCode, type ServingError } from '../errors.js';
+import type { DriftMonitor } from '../drift/drift-monitor.js';
+import type { DriftReport } from '../drift/drift-report.js';
+import type { ReferenceProfile } from '../drift/reference-profile.js';
+import { ERROR_CODES, ServingError, toServingError, type ErrorCode } from '../errors.js';
 import type { ModelRegistry, ReadinessReport, ServingVersion } from '../models/registry.js';
 import type { Role, ServerMetrics } from '../observability/metrics.js';
 import { endSpan, startRequestSpan, tracingEnabled } from '../observability/tracing.js';
@@ -304,6 +307,32 @@ export class InferenceService {
     });
   }
 
+  /** A version's drift report (its newest ready version without one named); CONFLICT when drift is off for it. */
+  drift(name: string, version?: string): DriftReport {
+    return this.driftOf(name, version).report();
+  }
+
+  private driftOf(name: string, version: string | undefined): DriftMonitor {
+    const found = this.registry.findReady(name, version);
+    if (!found.drift) {
+      throw new ServingError('CONFLICT', `drift is off for model ${found.name} version ${found.version}: set "drift": {"enabled": true} in its config.json`);
+    }
+    return found.drift;
+  }
+
+  /** The reference a version's drift scores against, in the drift_reference.json format; CONFLICT until there is one. */
+  driftReference(name: string, version?: string): ReferenceProfile {
+    const drift = this.driftOf(name, version);
+    const reference = drift.referenceProfile();
+    if (!reference) {
+      throw new ServingError(
+        'CONFLICT',
+        `model ${drift.model} version ${drift.version} has no drift reference yet: ${drift.report().reference_rows} of ${drift.settings.referenceRows} rows captured`,
+      );
+    }
+    return reference;
+  }
+
   /** Every model version with its state; a version that serves on after a failed reload says why in `reason`. */
   repositoryIndex(): IndexEntry[] {
     return this.registry.list().flatMap((model): IndexEntry[] => {
@@ -320,6 +349,11 @@ export class InferenceService {
   /** Loads or reloads a model (Triton's repository load); `configText` replaces its config.json for this load. */
   loadModel(name: string, configText?: string): Promise<void> {
     return this.registry.load(name, configText);
+  }
+
+  /** Drops a version's drift reference and window and captures a new reference (ModelRegistry.recaptureDrift). */
+  recaptureDrift(name: string, version: string): Promise<{ model: string; version: string; state: 'capturing'; capture_rows: number }> {
+    return this.registry.recaptureDrift(name, version);
   }
 
   /** Drains and unloads every version of a model (Triton's repository unload). */

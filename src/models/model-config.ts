@@ -49,6 +49,38 @@ const warmupSample = z
   })
   .strict();
 
+/**
+ * Drift of inputs and outputs against a reference (src/drift). Off by default: the
+ * reference is captured from the first rows a version serves, which only the operator
+ * knows to be representative, and it holds memory per feature.
+ */
+const driftConfig = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Share of rows counted into the window, drawn per row on the worker. */
+    sample_ratio: z.number().gt(0).max(1).default(1),
+    /** Rows captured for the reference when the version folder has no drift_reference.json. */
+    reference_rows: int().min(10).max(1_000_000).default(2000),
+    /** Quantile bins per numeric feature. */
+    bins: int().min(2).max(100).default(10),
+    window_seconds: int().min(10).max(7 * 86400).default(600),
+    /** Fewer rows in the window than this: every feature says insufficient_data. */
+    min_window_rows: int().min(1).max(1_000_000_000).default(500),
+    thresholds: z
+      .object({ warn: z.number().gt(0).max(100).default(0.1), drift: z.number().gt(0).max(100).default(0.25) })
+      .strict()
+      .prefault({})
+      .check((ctx) => {
+        if (ctx.value.warn >= ctx.value.drift) {
+          ctx.issues.push({ code: 'custom', input: ctx.value, path: ['warn'], message: `warn ${ctx.value.warn} must be below drift ${ctx.value.drift}` });
+        }
+      }),
+    /** Outputs holding class scores: the argmax class of each row is profiled too. */
+    class_scores: z.array(z.string().min(1).max(256)).max(64).default([]),
+  })
+  .strict()
+  .prefault({});
+
 /** More instances than this gain little (the batcher needs a batch ready for each) and cost a session's memory each. */
 export const MAX_DEFAULT_INSTANCES = 4;
 
@@ -131,6 +163,7 @@ export const modelConfigFileSchema = z
     outputs: z.array(tensorNarrowing).optional(),
     /** Requests each instance runs before the version takes traffic (Triton's model_warmup). */
     model_warmup: z.array(warmupSample).max(64).default([]),
+    drift: driftConfig,
   })
   .strict()
   .check((ctx) => {
@@ -162,5 +195,6 @@ export const modelConfigFileSchema = z
 
 export type ModelConfigFile = z.output<typeof modelConfigFileSchema>;
 export type TensorNarrowing = z.output<typeof tensorNarrowing>;
+export type DriftConfig = z.output<typeof driftConfig>;
 export type WarmupSample = z.output<typeof warmupSample>;
 export type VersionPolicy = ModelConfigFile['version_policy'];

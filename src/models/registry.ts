@@ -7,7 +7,11 @@
  * close. A load that fails changes nothing that serves. Versions that leave the
  * version policy, or a model unloaded whole, drain and close the same way.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { DriftMonitor } from '../drift/drift-monitor.js';
+import { referenceFileChange, startDrift, warnOnMismatch } from '../drift/drift-setup.js';
+import { REFERENCE_FILE, type ReferenceProfile } from '../drift/reference-profile.js';
 import { hidePaths, invalidArgument, notFound, ServingError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
@@ -16,7 +20,7 @@ import { ModelPool, PoolCounters } from '../runtime/model-pool.js';
 import { VersionScheduler } from '../scheduling/version-scheduler.js';
 import { VersionStats } from '../scheduling/version-stats.js';
 import { checkModelName, checkVersion } from './names.js';
-import { discoverModel, discoverRepository, fingerprintVersion, type DiscoveredModel, type DiscoveredVersion } from './repository.js';
+import { discoverModel, discoverRepository, fingerprintVersion, type DiscoveredModel, type DiscoveredVersion, type VersionFingerprint } from './repository.js';
 import { runtimeDefaults } from './model-config.js';
 import { resolveModelSpec, type ModelSpec } from './model-spec.js';
 import { planWarmup } from './warmup.js';
@@ -33,11 +37,13 @@ export interface ModelVersion {
   spec?: ModelSpec;
   scheduler?: VersionScheduler;
   pool?: ModelPool;
+  /** Set when config.json turns drift on for the version. */
+  drift?: DriftMonitor;
   loadSeconds?: number;
   /** The longest warmup of its instances. */
   warmupSeconds?: number;
   /** The config and model file it was loaded from: a load keeps a READY version whose fingerprint is unchanged. */
-  fingerprint?: string;
+  fingerprint?: VersionFingerprint;
   /** Requests admitted to this load and not yet answered: it closes only once none is left. */
   leases: number;
   /** Set once its pool has closed: a request still holding it is served by the version now in place. */
@@ -220,10 +226,18 @@ export class ModelRegistry {
     const wanted = model.versions.filter((d) => !d.problem);
     const wantedNumbers = new Set(wanted.map((d) => String(d.version)));
     const current = new Map(entry.versions.map((v) => [v.version, v]));
+    // Versions kept although their drift_reference.json changed: it is only a reference, which
+    // needs no new workers. Applied at the switch, so that a load that fails changes nothing.
+    const kept: { version: ModelVersion; fingerprint: VersionFingerprint; reference?: ReferenceProfile }[] = [];
     const plans = wanted.flatMap((discovered) => {
       const fingerprint = fingerprintVersion(model, discovered);
       const inPlace = current.get(String(discovered.version));
-      return inPlace?.state === 'READY' && inPlace.fingerprint === fingerprint ? [] : [{ discovered, fingerprint }];
+      if (inPlace?.state !== 'READY' || inPlace.fingerprint?.served !== fingerprint.served) return [{ discovered, fingerprint }];
+      if (inPlace.fingerprint.reference === fingerprint.reference) return [];
+      const change = this.referenceChange(inPlace, discovered);
+      if (!change) return [{ discovered, fingerprint }];
+      kept.push({ version: inPlace, fingerprint, ...change });
+      return [];
     });
     const leaving = entry.versions.filter((v) => v.pool && !wantedNumbers.has(v.version));
     if (!initial) this.refuseRouted(model.name, leaving);
@@ -256,6 +270,16 @@ export class ModelRegistry {
     }
 
     // The switch, in one step: every new load in place, the ones it replaces draining.
+    for (const { version, fingerprint, reference } of kept) {
+      version.fingerprint = fingerprint;
+      if (reference && version.drift) {
+        warnOnMismatch(reference, version.drift.tensors, model.name, version.version, this.log);
+        version.drift.replaceReference(reference);
+        this.log.info({ model: model.name, version: version.version, referenceRows: reference.reference_rows }, 'drift reference replaced from drift_reference.json');
+      } else {
+        this.log.info({ model: model.name, version: version.version }, 'drift_reference.json holds the reference in use: version kept as it is');
+      }
+    }
     for (const { next } of loads) {
       const replaced = current.get(next.version);
       this.place(entry, next);
@@ -278,6 +302,52 @@ export class ModelRegistry {
         'model loaded',
       );
     }
+  }
+
+  /**
+   * How a READY version whose drift_reference.json alone changed can stay: as it is (drift off,
+   * or the file holds the reference it uses, as `brisk drift capture` writes it), or with the
+   * file's reference swapped in. Undefined when it must reload: the file is gone, or cannot be
+   * used (the reload reports why, as a load failure, and the version serves on).
+   */
+  private referenceChange(version: ModelVersion, discovered: DiscoveredVersion): { reference?: ReferenceProfile } | undefined {
+    if (!version.drift) return {};
+    try {
+      const change = referenceFileChange(version.drift, path.dirname(discovered.modelPath));
+      return change.same ? {} : { reference: change.reference };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Drops a serving version's drift reference and window, and captures a new reference from
+   * the next rows it serves, with no reload. CONFLICT when drift is off for it, and when its
+   * folder holds a drift_reference.json (the file wins: its next load would take it back).
+   * Run in turn with the model's loads, so that none swaps a file's reference in meanwhile.
+   */
+  recaptureDrift(name: string, version: string): Promise<{ model: string; version: string; state: 'capturing'; capture_rows: number }> {
+    checkModelName(name);
+    checkVersion(version);
+    this.checkAcceptingChanges();
+    return this.serialized(name, async () => {
+      this.checkAcceptingChanges();
+      const found = this.findReady(name, version);
+      if (!found.drift) throw new ServingError('CONFLICT', `drift is off for model ${name} version ${version}: set "drift": {"enabled": true} in its config.json`);
+      if (existsSync(path.join(this.root, name, version, REFERENCE_FILE))) {
+        throw new ServingError(
+          'CONFLICT',
+          `model ${name} version ${version} has a ${REFERENCE_FILE}, which wins over a captured reference: move it out of the version folder first`,
+        );
+      }
+      try {
+        found.drift.recapture();
+      } catch (error) {
+        throw new ServingError('CONFLICT', error instanceof Error ? error.message : String(error));
+      }
+      this.log.info({ model: name, version, captureRows: found.drift.settings.referenceRows }, 'drift reference dropped: capturing a new one');
+      return { model: name, version, state: 'capturing' as const, capture_rows: found.drift.settings.referenceRows };
+    });
   }
 
   /** Puts a version load in its model's list, in place of any other load of the same version. */
@@ -325,9 +395,14 @@ export class ModelRegistry {
           'preferred execution provider unavailable; serving on the fallback',
         );
       }
+      const loaded = pool;
+      const drift = config?.drift.enabled
+        ? startDrift(spec, config.drift, path.dirname(discovered.modelPath), (plan, onCounts) => loaded.setDriftPlan(plan, onCounts), this.log)
+        : undefined;
       version.spec = spec;
       version.pool = pool;
-      version.scheduler = new VersionScheduler(spec, pool, this.metrics, counters.stats);
+      if (drift) version.drift = drift;
+      version.scheduler = new VersionScheduler(spec, pool, this.metrics, counters.stats, drift);
       version.loadSeconds = (performance.now() - started) / 1000;
       version.warmupSeconds = warmupSeconds;
       version.state = 'READY';
@@ -368,10 +443,12 @@ export class ModelRegistry {
   private async closePool(version: ModelVersion): Promise<void> {
     const pool = version.pool;
     if (!pool) return;
+    version.drift?.stop();
     await this.closeStarted(pool);
     version.closed = true;
     delete version.pool;
     delete version.scheduler;
+    delete version.drift;
   }
 
   private markUnavailable(version: ModelVersion, reason: string): void {
@@ -388,6 +465,8 @@ export class ModelRegistry {
   private retire(entry: ModelEntry, version: ModelVersion, leaving = true): void {
     if (this.retiring.has(version)) return;
     this.retiring.add(version);
+    // Its drift is no one's to read any more: a capture under way is dropped, not built.
+    version.drift?.stop();
     version.state = 'UNLOADING';
     if (leaving) version.reason = 'unloading';
     const deadline = performance.now() + this.options.drainTimeoutMs;

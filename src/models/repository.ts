@@ -16,6 +16,8 @@ import { isModelName, isVersion } from './names.js';
 
 export const CONFIG_FILE = 'config.json';
 export const MODEL_FILE = 'model.onnx';
+/** Also named in drift/reference-profile.ts; kept here so discovery imports nothing of drift. */
+const DRIFT_REFERENCE_FILE = 'drift_reference.json';
 /** A config.json is a few hundred bytes; this bound only stops a mistaken or hostile one. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
@@ -132,10 +134,17 @@ export function discoverRepository(root: string): Discovery {
 }
 
 /**
- * What a version was loaded from: its effective config and its model file's size and
- * modification time. A load keeps a serving version whose fingerprint has not changed.
+ * What a version was loaded from: its effective config and its model file's size,
+ * modification time and inode (`served`), and the same of its drift_reference.json
+ * (`reference`). A load keeps a serving version whose fingerprint has not changed; one whose
+ * reference file alone changed is kept too, and takes the file's reference in place.
  */
-export function fingerprintVersion(model: DiscoveredModel, version: DiscoveredVersion): string {
+export interface VersionFingerprint {
+  served: string;
+  reference: string;
+}
+
+export function fingerprintVersion(model: DiscoveredModel, version: DiscoveredVersion): VersionFingerprint {
   let file = 'missing';
   try {
     const stat = statSync(version.modelPath);
@@ -143,7 +152,15 @@ export function fingerprintVersion(model: DiscoveredModel, version: DiscoveredVe
   } catch {
     // A file that vanished loads as a failure with its own reason.
   }
+  // A drift reference written beside the model (brisk drift capture) is picked up by the next load.
+  let reference = 'none';
+  try {
+    const stat = statSync(path.join(path.dirname(version.modelPath), DRIFT_REFERENCE_FILE));
+    reference = `${stat.size}:${stat.mtimeMs}:${stat.ino}`;
+  } catch {
+    // No reference file: captured from traffic, if drift is on.
+  }
   // The version policy decides which versions serve, not how: changing it reloads none.
   const { version_policy: _policy, ...config } = model.config ?? {};
-  return `${JSON.stringify(config)}|${file}`;
+  return { served: `${JSON.stringify(config)}|${file}`, reference };
 }

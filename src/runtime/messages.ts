@@ -5,6 +5,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Datatype, OrtType, TensorData } from '../tensor/datatypes.js';
 import type { ExecutionProvider } from '../models/model-config.js';
+import type { BinningPlan } from '../drift/binning.js';
 
 /** Given to every worker of one model version at start (piscina's workerData). */
 export interface WorkerInit {
@@ -107,6 +108,33 @@ export type BatchMessage = (string | number | TensorData)[];
 
 /** From a worker: computeSeconds then the output tensors; or the run's error message. */
 export type BatchReply = (string | number | TensorData)[] | string;
+
+/**
+ * To a worker: count each batch's rows into drift bins with this plan from now on, or
+ * count nothing (no plan: the reference is being captured again). A new plan drops the
+ * counts held from the previous one.
+ */
+export interface DriftPlanMessage {
+  kind: 'drift-plan';
+  plan: BinningPlan | undefined;
+  /** Which of the version's plans this is: counts sent back carry it, and stale ones are dropped. */
+  generation: number;
+}
+
+/**
+ * From a worker with a drift plan: the counts of every batch it ran since its last such
+ * message (plan.bins + 1 entries, the last the rows counted). Sent at most once per
+ * DRIFT_FLUSH_MS, not per batch: the I/O thread adds each into the window, and heavy_mlp
+ * has 15,000 bins.
+ */
+export interface DriftCountsMessage {
+  kind: 'drift-counts';
+  counts: Uint32Array;
+  /** The generation of the plan they were counted with. */
+  generation: number;
+}
+
+export const DRIFT_FLUSH_MS = 1000;
 
 /** To a worker: free the session, then answer RELEASED. */
 export const RELEASE = 'release';

@@ -12,6 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import type { BinningPlan } from '../drift/binning.js';
 import type { Logger } from '../observability/logger.js';
 import {
   decodeResult,
@@ -22,6 +23,8 @@ import {
   type BatchMessage,
   type BatchReply,
   type DescribeResult,
+  type DriftCountsMessage,
+  type DriftPlanMessage,
   type RunResult,
   type WireTensor,
   type WorkerInit,
@@ -126,6 +129,12 @@ export class ModelPool {
   private lastExit: string | undefined;
   /** Threads whose exit is watched: those there at the start, and each replacement. */
   private readonly watched = new Set<number>();
+  /** The version's drift plan once it has a reference: every worker gets it, those that start later too. */
+  private driftPlan: DriftPlanMessage | undefined;
+  /** Hears the drift counts each worker sends about once a second. */
+  private onDriftCounts: ((counts: Uint32Array) => void) | undefined;
+  /** Bumped by each setDriftPlan: counts still on their way from an earlier plan are dropped. */
+  private driftGeneration = 0;
 
   constructor(
     init: Omit<WorkerInit, 'control'>,
@@ -176,9 +185,16 @@ export class ModelPool {
 
   private connect(connection: Connection): void {
     const port = connection.port;
-    port.on('message', (reply: BatchReply | typeof RELEASED) => this.onReply(connection, reply));
+    port.on('message', (reply: BatchReply | DriftCountsMessage | typeof RELEASED) => {
+      if (!Array.isArray(reply) && typeof reply === 'object') {
+        if (reply.generation === this.driftGeneration) this.onDriftCounts?.(reply.counts);
+      }
+      else this.onReply(connection, reply);
+    });
     // Held only while the worker runs a batch: an idle pool keeps no process alive.
     port.unref();
+    // Before any batch: messages on a port arrive in order.
+    if (this.driftPlan?.plan) port.postMessage(this.driftPlan);
     this.connections.push(connection);
     this.onIdle(connection);
   }
@@ -353,6 +369,19 @@ export class ModelPool {
     else this.queue.push(batch);
     if (deadline < this.watchdogDue) this.armWatchdog(deadline);
     return batch.promise;
+  }
+
+  /**
+   * From now on every worker counts its batches' sampled rows into drift bins (see
+   * drift/binning.ts) and sends what it counted to `onCounts` about once a second
+   * (DRIFT_FLUSH_MS), never per batch. A later call replaces the plan (undefined: nothing is
+   * counted); counts made with an earlier one never reach the new `onCounts`.
+   */
+  setDriftPlan(plan: BinningPlan | undefined, onCounts: (counts: Uint32Array) => void): void {
+    this.onDriftCounts = onCounts;
+    this.driftGeneration += 1;
+    this.driftPlan = { kind: 'drift-plan', plan, generation: this.driftGeneration };
+    for (const connection of this.connections) connection.port.postMessage(this.driftPlan);
   }
 
   /** Under steady load deadlines only grow, so the timer armed for the first batch serves them all. */

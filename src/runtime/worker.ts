@@ -6,9 +6,11 @@
 import { performance } from 'node:perf_hooks';
 import { MessageChannel, parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { countBatch, type BinningPlan } from '../drift/binning.js';
 import type { ExecutionProvider } from '../models/model-config.js';
 import {
   decodeBatch,
+  DRIFT_FLUSH_MS,
   encodeResult,
   POOL_CONTROL,
   RELEASE,
@@ -16,6 +18,8 @@ import {
   type BatchMessage,
   type BatchReply,
   type DescribeResult,
+  type DriftCountsMessage,
+  type DriftPlanMessage,
   type WireTensor,
   type WireTensorSpec,
   type WorkerInit,
@@ -119,6 +123,25 @@ function describe(loaded: LoadedSession): DescribeResult {
   };
 }
 
+/** Set once the version has a drift reference: each batch's sampled rows are then counted here, off the I/O thread. */
+let driftPlan: BinningPlan | undefined;
+/** Counts since the last flush to the main thread; undefined when none are held. */
+let driftCounts: Uint32Array | undefined;
+let driftGeneration = 0;
+let driftPort: MessagePort | undefined;
+
+/**
+ * Sends what was counted since the last flush; armed by the first count after one, so an idle
+ * worker holds no timer. Counts held when the worker exits or its version unloads (at most
+ * DRIFT_FLUSH_MS of batches) are lost: the window is a sample of traffic, and an unloaded
+ * version's window goes with it.
+ */
+function flushDrift(): void {
+  const counts = driftCounts;
+  driftCounts = undefined;
+  if (counts) driftPort?.postMessage({ kind: 'drift-counts', counts, generation: driftGeneration } satisfies DriftCountsMessage, [counts.buffer as ArrayBuffer]);
+}
+
 async function run(session: ort.InferenceSession, message: BatchMessage): Promise<{ reply: BatchReply; transfer: ArrayBuffer[] }> {
   const { inputs, outputNames } = decodeBatch(message);
   const feeds: Record<string, ort.Tensor> = {};
@@ -139,7 +162,27 @@ async function run(session: ort.InferenceSession, message: BatchMessage): Promis
     outputs.push({ name, type: tensor.type as WireTensor['type'], shape: tensor.dims as number[], data });
     if (!Array.isArray(data)) transfer.push(data.buffer as ArrayBuffer);
   }
+  if (driftPlan) countDrift(driftPlan, inputs, outputs);
   return { reply: encodeResult({ outputs, computeSeconds }), transfer };
+}
+
+function countDrift(plan: BinningPlan, inputs: readonly WireTensor[], outputs: readonly WireTensor[]): void {
+  const rows = inputs[0]?.shape[0] ?? 0;
+  const held = driftCounts !== undefined;
+  const counts = countBatch(
+    plan,
+    rows,
+    (source, name) => {
+      const found = (source === 'input' ? inputs : outputs).find((t) => t.name === name);
+      return found && !Array.isArray(found.data) ? (found.data as ArrayLike<number>) : undefined;
+    },
+    Math.random,
+    driftCounts,
+  );
+  if (counts && !held) {
+    driftCounts = counts;
+    setTimeout(flushDrift, DRIFT_FLUSH_MS).unref();
+  }
 }
 
 /**
@@ -149,7 +192,15 @@ async function run(session: ort.InferenceSession, message: BatchMessage): Promis
  * the thread, and carries the rare describe task.
  */
 function serve(session: ort.InferenceSession, port: MessagePort): void {
-  port.on('message', (message: BatchMessage | typeof RELEASE) => {
+  port.on('message', (message: BatchMessage | DriftPlanMessage | typeof RELEASE) => {
+    if (!Array.isArray(message) && typeof message === 'object') {
+      driftPlan = message.plan;
+      driftGeneration = message.generation;
+      // Counted with the previous plan: their bins mean nothing against the new one.
+      driftCounts = undefined;
+      driftPort = port;
+      return;
+    }
     if (message === RELEASE) {
       // Frees ONNX Runtime's memory now, rather than whenever the thread's teardown gets to it.
       void session.release().finally(() => port.postMessage(RELEASED));

@@ -8,6 +8,7 @@ import { hidePaths, ServingError } from '../errors.js';
 import type { Cancellation, InputTensor, OutputTensor } from '../types.js';
 import type { ServerMetrics, VersionRecorder } from '../observability/metrics.js';
 import { endSpan, startBatchSpan, startChildSpan, type Span } from '../observability/tracing.js';
+import type { Capture, DriftMonitor } from '../drift/drift-monitor.js';
 import type { ModelPool } from '../runtime/model-pool.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { assembleBatch, splitOutputs, toOutputTensors } from './batch-tensors.js';
@@ -88,6 +89,8 @@ export class VersionScheduler {
     metrics?: ServerMetrics,
     /** Shared with earlier loads of the same version, so its counters go on from where they were. */
     readonly stats = new VersionStats(),
+    /** The version's drift, when config.json turns it on: told of batches while it captures its reference, never of requests. */
+    readonly drift?: DriftMonitor,
   ) {
     this.inputNames = spec.inputs.map((i) => i.name);
     this.allOutputs = spec.outputs.map((o) => o.name);
@@ -206,12 +209,21 @@ export class VersionScheduler {
       : undefined;
     let perRequest: OutputTensor[][];
     let batchOutputs: readonly string[];
+    const drift = this.drift;
+    let capture: Capture | undefined;
     try {
       const inputs = new Array<InputTensor[]>(batch.length);
       for (let i = 0; i < batch.length; i++) inputs[i] = batch[i]!.request.inputs;
       const assembled = assembleBatch(inputs, this.inputNames);
       batchOutputs = this.outputsFor(batch);
+      // Copied before the buffers move to the worker; only until the reference has its rows. A batch
+      // whose requests name every output runs them all too (outputsFor keeps the model's order).
+      if (drift !== undefined && drift.capturing && batchOutputs.length === this.allOutputs.length) capture = drift.takeRows(assembled.inputs, rows);
       const result = await this.pool.run(assembled.inputs, batchOutputs as string[], assembled.transfer, this.spec.batchTimeoutMs);
+      if (capture !== undefined) {
+        drift!.batchDone(capture, result.outputs);
+        capture = undefined;
+      }
       this.stats.recordBatch(rows, result.computeSeconds);
       this.recorder?.batchDone(rows, result.computeSeconds);
       const outputs = toOutputTensors(result.outputs);
@@ -225,6 +237,7 @@ export class VersionScheduler {
       span?.setAttribute('brisk.compute_seconds', result.computeSeconds);
       endSpan(span);
     } catch (error) {
+      drift?.batchFailed(capture);
       const failure =
         error instanceof ServingError
           ? error
