@@ -21,6 +21,7 @@ import { layoutOf } from '../src/drift/reference-profile.js';
 import { fmt } from '../src/loadtool/format.js';
 import { machineInfo, reportHeading } from '../src/loadtool/machine.js';
 import { projectFile } from '../src/project-files.js';
+import { batchesPerTiming, binningCase, HEAVY, median as medianOf, timeBatches } from './lib/binning-micro.js';
 import { startBrisk, type ChildServer } from './lib/child-server.js';
 import { briskCounters, measureUnderLoad, type LoadFigures } from './lib/server-cpu.js';
 import { runWrk } from './lib/wrk.js';
@@ -75,33 +76,15 @@ async function warm(server: ChildServer, mode: Mode, scenario: Scenario): Promis
 const measure = (server: ChildServer, scenario: Scenario): Promise<LoadFigures> =>
   measureUnderLoad(server.process.pid!, wrkLoad(server, scenario, seconds), () => briskCounters(port(server), scenario.model));
 
-/** The worker's share: counting heavy_mlp-sized batches (512 inputs, 1,000 outputs, 10 bins), per batch and per row. */
+/** The worker's share: counting heavy_mlp-sized batches (512 inputs, 1,000 outputs, 10 bins), per batch and per row; medians of 5 timings. */
 async function binningMicroBench(): Promise<{ ratio: number; rows: number; usPerBatch: number; usPerCountedRow: number }[]> {
-  const model = { maxBatchSize: 128, inputs: [{ name: 'input', datatype: 'FP32' as const, shape: [-1, 512] }], outputs: [{ name: 'logits', datatype: 'FP32' as const, shape: [-1, 1000] }] };
-  const { tensors } = profiledTensors(model, []);
-  const referenceRows = 2000;
-  const random = (n: number): Float64Array => Float64Array.from({ length: n }, () => Math.random() * 2 - 1);
-  const rowsOf = new Map<string, TensorRows>([
-    ['input:input', { data: random(referenceRows * 512), rows: referenceRows }],
-    ['output:logits', { data: random(referenceRows * 1000), rows: referenceRows }],
-  ]);
-  const reference = await buildReference(tensors, rowsOf, { model: 'heavy_mlp', version: '1', bins: 10, source: 'captured' });
   const results = [];
   for (const ratio of [1, 0.1]) {
-    const { plan } = layoutOf(reference, tensors, ratio);
-    const rows = 128;
-    const input = Float32Array.from({ length: rows * 512 }, () => Math.random() * 2 - 1);
-    const logits = Float32Array.from({ length: rows * 1000 }, () => Math.random() * 2 - 1);
-    const find = (source: 'input' | 'output'): Float32Array => (source === 'input' ? input : logits);
-    let counted = 0;
-    for (let i = 0; i < 200; i++) countBatch(plan, rows, find);
-    const runs = 2000;
-    // CPU time, not wall time: on a shared machine the wall clock also counts other processes' turns.
-    const started = process.cpuUsage();
-    for (let i = 0; i < runs; i++) counted += countBatch(plan, rows, find)?.[plan.bins] ?? 0;
-    const cpu = process.cpuUsage(started);
-    const us = cpu.user + cpu.system;
-    results.push({ ratio, rows, usPerBatch: us / runs, usPerCountedRow: us / counted });
+    const c = await binningCase(HEAVY, ratio);
+    const batches = batchesPerTiming(c);
+    timeBatches(countBatch, c, Math.ceil(batches / 4));
+    const timings = Array.from({ length: 5 }, () => timeBatches(countBatch, c, batches));
+    results.push({ ratio, rows: c.rows, usPerBatch: medianOf(timings.map((t) => t.usPerBatch)), usPerCountedRow: medianOf(timings.map((t) => t.usPerCountedRow)) });
   }
   return results;
 }
